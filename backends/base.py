@@ -1,0 +1,68 @@
+"""What a backend is: a named pipeline to its IR, an emitter, and a simulator.
+
+Backends are found through the ``ml2sc.backends`` entry-point group (ours
+too), so a third-party backend is exactly as capable as a built-in one.
+A backend imports ``ml2sc.ir`` and this module, never the compiler driver or
+another backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from ml2sc.ir.module import Module
+
+
+@dataclass(frozen=True)
+class OutputSlot:
+    """Where one IR output sits in the contract's flat ``int256[]`` result."""
+
+    name: str
+    offset: int
+    size: int
+    shape: tuple[int, ...]
+    decimals: int | None  # None: an integer output (class index or label)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A backend's product: Solidity sources plus the ABI conventions to talk to it."""
+
+    contract_name: str
+    sources: dict[str, str]
+    main_file: str
+    n_inputs: int
+    input_decimals: int
+    packed_input_bytes: int
+    outputs: tuple[OutputSlot, ...]
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def solidity(self) -> str:
+        return self.sources[self.main_file]
+
+    @property
+    def n_outputs(self) -> int:
+        return sum(s.size for s in self.outputs)
+
+
+class Backend:
+    """Base class for backends; subclasses set the class attributes and implement the methods."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    pipeline: ClassVar[str] = ""
+
+    def emit(self, module: Module) -> Program:
+        raise NotImplementedError
+
+    def quantize_inputs(self, module: Module, x: np.ndarray) -> list[list[int]]:
+        """Float rows -> the integers the contract takes (exactly what ``predict`` is sent)."""
+        raise NotImplementedError
+
+    def simulate(self, module: Module, rows: list[list[int]]) -> list[list[int]]:
+        """Bit-exact model of the emitted contract: integer inputs -> flat integer outputs."""
+        raise NotImplementedError

@@ -1,0 +1,58 @@
+"""quantize-fixed: the float IR becomes decimal fixed point (SD59x18 by default)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from ml2sc.backends.prbmath.fixed import to_fixed
+from ml2sc.ir import ops
+from ml2sc.ir.errors import Ml2scError
+from ml2sc.ir.module import Constant, Module, Output, Value
+from ml2sc.ir.passes import ModulePass
+from ml2sc.ir.types import FixedType, FloatType, TensorType
+
+
+@dataclass(frozen=True)
+class QuantizeFixed(ModulePass):
+    """Convert every float value and constant to fixed<decimals>, rounding each weight once from its float32 value."""
+
+    name: ClassVar[str] = "quantize-fixed"
+    decimals: int = 18
+
+    def apply(self, module: Module) -> Module:
+        fixed = FixedType(self.decimals)
+        if any(isinstance(op, ops.BatchNorm) for op in module.ops):
+            raise Ml2scError("quantize-fixed: batch_norm must be folded first (run fold-batchnorm)")
+
+        def convert_type(t: TensorType) -> TensorType:
+            return t.with_element(fixed) if isinstance(t.element, FloatType) else t
+
+        values: dict[str, Value] = {}
+
+        def convert_value(v: Value) -> Value:
+            if v.name not in values:
+                values[v.name] = Value(v.name, convert_type(v.type))
+            return values[v.name]
+
+        inputs = tuple(convert_value(v) for v in module.inputs)
+        new_ops = []
+        for op in module.ops:
+            changes = {f: convert_value(getattr(op, f)) for f in op.operand_fields}
+            new_ops.append(replace(op, result=convert_value(op.result), **changes))
+        return replace(
+            module,
+            inputs=inputs,
+            ops=tuple(new_ops),
+            outputs=tuple(Output(o.name, convert_value(o.value)) for o in module.outputs),
+            constants=tuple(self._constant(c, fixed) for c in module.constants),
+        ).with_attribute("number_format", str(fixed))
+
+    def _constant(self, c: Constant, fixed: FixedType) -> Constant:
+        if not isinstance(c.type.element, FloatType):
+            return c
+        try:
+            values = tuple(to_fixed(v, self.decimals) for v in c.values)
+        except ValueError as e:
+            raise Ml2scError(f"quantize-fixed: constant @{c.name}: {e}") from None
+        return Constant(c.name, c.type.with_element(fixed), values)

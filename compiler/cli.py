@@ -1,0 +1,244 @@
+"""Command line: ``ml2sc-compile`` and ``ml2sc <subcommand>``.
+
+Every user error (an ``Ml2scError``, a missing or unreadable file) becomes one
+line on stderr and exit code 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ml2sc.ir.errors import Ml2scError
+
+EXIT_USAGE = 2
+EXIT_INVALID = 1
+
+
+def _console():  # noqa: ANN202 - rich is imported lazily to keep --help fast
+    from rich.console import Console
+
+    return Console(stderr=False)
+
+
+def _load_data(path: str) -> np.ndarray:
+    p = Path(path)
+    if not p.is_file():
+        raise Ml2scError(f"data file '{path}' not found")
+    try:
+        x = np.load(p, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise Ml2scError(f"cannot read data file '{path}' as .npy: {e}") from None
+    if isinstance(x, np.lib.npyio.NpzFile):
+        raise Ml2scError(f"data file '{path}' is an .npz archive; pass one 2-D array saved with np.save")
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise Ml2scError(f"data file '{path}' holds an array of shape {x.shape}; expected (rows, features)")
+    return x.astype(np.float32)
+
+
+def _compile(args: argparse.Namespace):  # noqa: ANN202
+    from ml2sc.compiler.driver import compile as compile_model
+
+    if not Path(args.model).exists():
+        raise Ml2scError(f"model file '{args.model}' not found")
+    return compile_model(args.model, backend=args.backend, pipeline=args.pipeline)
+
+
+def _progress(total: int, label: str) -> Callable:
+    from tqdm import tqdm
+
+    return lambda it: tqdm(it, total=total, desc=label, unit="row", disable=total < 20 or None, file=sys.stderr)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    compiled = _compile(args)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    name = compiled.program.contract_name
+    (out / f"{name}.sol").write_text(compiled.solidity)
+    (out / f"{name}.mlir").write_text(compiled.ir_text)
+    artifact = compiled.artifact.to_json() | {
+        "ml2sc": {
+            "backend": args.backend,
+            "inputs": compiled.program.n_inputs,
+            "input_decimals": compiled.program.input_decimals,
+            "packed_input_bytes": compiled.program.packed_input_bytes,
+            "outputs": [s.__dict__ for s in compiled.program.outputs],
+        }
+    }
+    (out / f"{name}.json").write_text(json.dumps(artifact, indent=2, default=list))
+    print(f"wrote {out / name}.sol, .json (runtime {compiled.artifact.runtime_size} bytes), .mlir")
+    return 0
+
+
+def cmd_ir(args: argparse.Namespace) -> int:
+    from ml2sc.compiler.driver import get_backend, load_onnx_ir
+    from ml2sc.compiler.passes.manager import PassManager
+    from ml2sc.ir.printer import print_module
+
+    module, _ = load_onnx_ir(args.model)
+    pipeline = args.pipeline if args.pipeline is not None else ("" if args.float else get_backend(args.backend).pipeline)
+    if pipeline:
+        module = PassManager.from_pipeline(pipeline).run(module)
+    sys.stdout.write(print_module(module))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    compiled = _compile(args)
+    x = _load_data(args.data)
+    deployed = compiled.deploy(args.chain)
+    rows = compiled.quantize(x)
+    raw = [y for row in _progress(len(rows), "inference")(rows) for y in deployed.predict_raw([row], packed=not args.abi_input)]
+    from ml2sc.compiler.driver import decode_outputs
+
+    outputs = decode_outputs(compiled.program, raw)
+    if args.out:
+        np.savez(args.out, **outputs)
+    report = deployed.gas.summary() | {"contract": compiled.program.contract_name, "backend": args.backend,
+                                       "chain": deployed.chain.name, "rows": len(rows)}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_gas(report)
+        if args.out:
+            print(f"wrote {args.out}: " + ", ".join(f"{k} {v.dtype}{list(v.shape)}" for k, v in outputs.items()))
+    return 0
+
+
+def _print_gas(report: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"gas — {report['contract']} ({report['backend']}, {report['chain']} chain)")
+    table.add_column("what")
+    table.add_column("gas", justify="right")
+    for key in ("deploy_gas", "runtime_bytes", "inference_gas_mean", "inference_gas_max", "inference_exec_gas_max", "inferences"):
+        if key in report:
+            table.add_row(key.replace("_", " "), f"{report[key]:,}")
+    _console().print(table)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ml2sc.compiler.validate import validate
+
+    compiled = _compile(args)
+    x = _load_data(args.data)
+    deployed = compiled.deploy(args.chain)
+    report = validate(compiled, x, deployed, atol=args.atol, rtol=args.rtol, progress=_progress(len(x), "validate"))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        _print_validation(report, compiled.program.contract_name)
+    return 0 if report.ok else EXIT_INVALID
+
+
+def _print_validation(report, contract: str) -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    table = Table(title=f"{contract}: {report.rows} rows, chain vs simulator and vs onnxruntime ({report.precision})")
+    for col in ("output", "kind", "max abs error", "max rel error", "agreement", "ok"):
+        table.add_column(col)
+    table.add_row("(all)", "EVM == simulator", "", "", f"{report.evm_equals_simulator}/{report.rows}",
+                  "yes" if report.evm_equals_simulator == report.rows else "NO")
+    for o in report.outputs:
+        table.add_row(o.name, o.kind, "" if o.max_abs_error is None else f"{o.max_abs_error:.3g}",
+                      "" if o.max_rel_error is None else f"{o.max_rel_error:.3g}",
+                      "" if o.agreement is None else f"{100 * o.agreement:.2f}%", "yes" if o.ok else "NO")
+    _console().print(table)
+    print(json.dumps(report.gas))
+
+
+def cmd_passes(args: argparse.Namespace) -> int:
+    from ml2sc.compiler.registry import passes
+
+    for name in passes.names():
+        doc = (passes.get(name).__doc__ or "").strip().splitlines()
+        print(f"{name:18} {doc[0] if doc else ''}")
+    return 0
+
+
+def cmd_backends(args: argparse.Namespace) -> int:
+    from ml2sc.compiler.registry import backends
+
+    for name in backends.names():
+        b = backends.get(name)
+        print(f"{name:10} {b.description}\n{'':10} pipeline: {b.pipeline}")
+    return 0
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("--backend", "-b", default="prbmath", help="code generator (see 'ml2sc backends'); default prbmath")
+    p.add_argument("--pipeline", help="override the backend's pass pipeline, e.g. 'canonicalize,quantize-fixed'")
+
+
+def _chain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="inputs as a .npy array of shape (rows, features)")
+    p.add_argument("--chain", default="embedded", help="where to deploy (default: embedded py-evm, Prague)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ml2sc", description="Compile trained MLPs (ONNX) into Ethereum smart contracts.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("compile", help="write the Solidity, the compiled artifact and the IR")
+    _model_args(p)
+    p.add_argument("-o", "--output", default="out", help="output directory (default: out)")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("ir", help="print the IR (after the backend's pipeline unless --float)")
+    _model_args(p)
+    p.add_argument("--float", action="store_true", help="print the imported float IR, before any pass")
+    p.set_defaults(func=cmd_ir)
+
+    p = sub.add_parser("run", help="deploy and run every row on a chain; write outputs and report gas")
+    _model_args(p)
+    _chain_args(p)
+    p.add_argument("--out", help="write outputs to this .npz (one array per ONNX output, onnxruntime's dtypes)")
+    p.add_argument("--abi-input", action="store_true", help="send int256[] calldata instead of packed bytes")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="run on chain, compare with the simulator and onnxruntime; exit 1 outside tolerance")
+    _model_args(p)
+    _chain_args(p)
+    p.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default 1e-6)")
+    p.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance (default 1e-6)")
+    p.set_defaults(func=cmd_validate)
+
+    sub.add_parser("passes", help="list the installed passes").set_defaults(func=cmd_passes)
+    sub.add_parser("backends", help="list the installed backends").set_defaults(func=cmd_backends)
+    return parser
+
+
+def _guarded(run: Callable[[], int]) -> int:
+    try:
+        return run()
+    except Ml2scError as e:
+        print(f"ml2sc: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("ml2sc: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return _guarded(lambda: args.func(args))
+
+
+def compile_main(argv: Sequence[str] | None = None) -> int:
+    """``ml2sc-compile model.onnx --backend prbmath [-o OUT]``: the compile subcommand on its own."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return main(["compile", *argv])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""The library face: ``ml2sc.compile(model)`` and what it returns.
+
+One call takes an ONNX model (object or path) through import, the backend's
+pipeline and emission; the result compiles with solc on demand, simulates
+bit-exactly, and deploys to a chain whose handle predicts and reports gas.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from eth_abi import decode, encode
+from eth_utils import keccak
+
+from ml2sc.backends.base import Backend, Program
+from ml2sc.compiler.chain import Chain, TxResult, open_chain
+from ml2sc.compiler.passes.manager import PassManager
+from ml2sc.compiler.registry import backends as backend_registry
+from ml2sc.compiler.solc import CompiledContract, compile_solidity
+from ml2sc.ir.errors import Ml2scError
+from ml2sc.ir.module import Module
+from ml2sc.ir.printer import print_module
+
+
+def _selector(signature: str) -> bytes:
+    return keccak(text=signature)[:4]
+
+
+def decode_outputs(program: Program, flat_rows: list[list[int]]) -> dict[str, np.ndarray]:
+    """Flat integer outputs per row -> arrays keyed and typed as onnxruntime returns them."""
+    result: dict[str, np.ndarray] = {}
+    for slot in program.outputs:
+        values = [row[slot.offset : slot.offset + slot.size] for row in flat_rows]
+        if slot.decimals is None:
+            arr = np.asarray(values, dtype=np.int64)
+        else:
+            arr = np.asarray(values, dtype=object).astype(np.float64) / 10**slot.decimals
+            arr = arr.astype(np.float32)
+        result[slot.name] = arr.reshape((len(flat_rows), *slot.shape))
+    return result
+
+
+@dataclass
+class GasReport:
+    """Gas as the receipts reported it: deployment, and one entry per inference transaction."""
+
+    deploy: int
+    runtime_bytes: int
+    inference: list[int] = field(default_factory=list)
+    inference_exec: list[int] = field(default_factory=list)
+    batch: int | None = None
+    batch_rows: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        inf = self.inference
+        out: dict[str, Any] = {"deploy_gas": self.deploy, "runtime_bytes": self.runtime_bytes}
+        if inf:
+            out |= {
+                "inference_gas_mean": round(sum(inf) / len(inf), 1),
+                "inference_gas_max": max(inf),
+                "inference_gas_min": min(inf),
+                "inference_gas_beyond_base_max": max(inf) - 21_000,
+                "inference_exec_gas_max": max(self.inference_exec),
+                "inferences": len(inf),
+            }
+        if self.batch is not None:
+            out |= {"batch_gas": self.batch, "batch_rows": self.batch_rows}
+        return out
+
+
+@dataclass
+class DeployedModel:
+    """A model contract on a chain: predicts with real transactions and keeps their gas."""
+
+    compiled: CompiledModel
+    chain: Chain
+    address: str
+    gas: GasReport
+
+    def _calldata(self, row: list[int], packed: bool) -> bytes:
+        if packed:
+            blob = self.compiled.backend.pack_row(row)  # type: ignore[attr-defined]
+            if blob is not None:
+                return _selector("predictPacked(bytes)") + encode(["bytes"], [blob])
+        return _selector("predict(int256[])") + encode(["int256[]"], [row])
+
+    def predict_raw(self, rows: list[list[int]], packed: bool = True) -> list[list[int]]:
+        """One transaction per row; returns the contract's integers and records each receipt's gas."""
+        out = []
+        for row in rows:
+            tx: TxResult = self.chain.transact(self.address, self._calldata(row, packed))
+            self.gas.inference.append(tx.gas_used)
+            self.gas.inference_exec.append(tx.execution_gas)
+            out.append(list(decode(["int256[]"], tx.output)[0]))
+        return out
+
+    def predict_batch_raw(self, rows: list[list[int]]) -> list[list[int]]:
+        """All rows in one ``predictBatch`` transaction."""
+        flat = [v for row in rows for v in row]
+        tx = self.chain.transact(self.address, _selector("predictBatch(int256[])") + encode(["int256[]"], [flat]))
+        self.gas.batch, self.gas.batch_rows = tx.gas_used, len(rows)
+        ys = list(decode(["int256[]"], tx.output)[0])
+        n = self.compiled.program.n_outputs
+        return [ys[i * n : (i + 1) * n] for i in range(len(rows))]
+
+    def predict(self, x: np.ndarray, packed: bool = True) -> dict[str, np.ndarray]:
+        rows = self.compiled.backend.quantize_inputs(self.compiled.ir, x)
+        return decode_outputs(self.compiled.program, self.predict_raw(rows, packed))
+
+    def classify(self, x: np.ndarray) -> np.ndarray:
+        rows = self.compiled.backend.quantize_inputs(self.compiled.ir, x)
+        sel = _selector("classify(int256[])")
+        return np.asarray(
+            [decode(["int256"], self.chain.call(self.address, sel + encode(["int256[]"], [r])))[0] for r in rows],
+            dtype=np.int64,
+        )
+
+    def model_hash(self) -> bytes:
+        return decode(["bytes32"], self.chain.call(self.address, _selector("modelHash()")))[0]
+
+
+@dataclass
+class CompiledModel:
+    """Everything one compilation produced; Solidity is compiled to bytecode on first use."""
+
+    float_ir: Module
+    ir: Module
+    program: Program
+    backend: Backend
+    onnx_model: Any = None
+
+    @property
+    def solidity(self) -> str:
+        return self.program.solidity
+
+    @property
+    def ir_text(self) -> str:
+        return print_module(self.ir)
+
+    @cached_property
+    def artifact(self) -> CompiledContract:
+        result = compile_solidity(self.program.sources)
+        if result.warnings:
+            raise Ml2scError(f"generated Solidity compiled with warnings: {result.warnings[0].splitlines()[0]}")
+        return result[self.program.contract_name]
+
+    def quantize(self, x: np.ndarray) -> list[list[int]]:
+        return self.backend.quantize_inputs(self.ir, np.asarray(x))
+
+    def simulate_raw(self, rows: list[list[int]]) -> list[list[int]]:
+        return self.backend.simulate(self.ir, rows)
+
+    def simulate(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        return decode_outputs(self.program, self.simulate_raw(self.quantize(x)))
+
+    def deploy(self, chain: Chain | str | None = None) -> DeployedModel:
+        chain = open_chain(chain or "embedded") if not hasattr(chain, "transact") else chain
+        tx = chain.deploy(self.artifact.bytecode)  # type: ignore[union-attr]
+        return DeployedModel(self, chain, tx.address or "", GasReport(tx.gas_used, self.artifact.runtime_size))  # type: ignore[arg-type]
+
+
+def load_onnx_ir(model: Any, name: str | None = None) -> tuple[Module, Any]:
+    """Accept an onnx.ModelProto or a path; return the float IR and the ONNX model object."""
+    from ml2sc.ir.onnx import import_onnx
+
+    if isinstance(model, str | os.PathLike):
+        import onnx
+
+        module = import_onnx(model, name=name)
+        return module, onnx.load_model(os.fspath(model))
+    if type(model).__name__ == "ModelProto":
+        return import_onnx(model, name=name), model
+    raise Ml2scError(f"cannot compile a {type(model).__name__}: pass an onnx.ModelProto or a path to a .onnx file")
+
+
+def get_backend(name: str) -> Backend:
+    cls = backend_registry.get(name)
+    return cls() if isinstance(cls, type) else cls
+
+
+def compile(  # noqa: A001 - the public name the design promises
+    model: Any,
+    backend: str = "prbmath",
+    pipeline: str | None = None,
+    name: str | None = None,
+    calibration: np.ndarray | None = None,
+) -> CompiledModel:
+    """ONNX model (or path) -> CompiledModel for ``backend`` (default pipeline unless given)."""
+    float_ir, onnx_model = load_onnx_ir(model, name=name)
+    be = get_backend(backend)
+    module = PassManager.from_pipeline(pipeline or be.pipeline).run(float_ir)
+    return CompiledModel(float_ir, module, be.emit(module), be, onnx_model)

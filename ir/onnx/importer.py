@@ -1,0 +1,262 @@
+"""ONNX -> IR import.
+
+``import_onnx`` reads and checks a model, binds its single [N, F] input to the
+IR input ``%x`` and its initializers to constants, lowers each node through
+the converter registered for its op (``registry.REGISTRY``), keeps the graph's
+output names, drops whatever the outputs do not need, and verifies the result.
+Every failure a user can cause is an ``OnnxImportError`` with a one-line
+message naming the model, node or tensor at fault.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+from ml2sc.ir.errors import OnnxImportError
+from ml2sc.ir.module import Constant, Module, Output, Value, used_constants
+from ml2sc.ir.onnx.lowering import Const, Data, Lowering, NodeView, Outputs, sanitize
+from ml2sc.ir.onnx.registry import DEFAULT_OPSETS, lookup
+from ml2sc.ir.ops import Op, VerifyError
+from ml2sc.ir.types import F32, TensorType
+from ml2sc.ir.verifier import verify
+from onnx import numpy_helper
+
+MEMORY = "<memory>"
+INPUT_NAME = "x"
+REEXPORT = "re-export at opset 21, e.g. torch.onnx.export(..., opset_version=21) or skl2onnx.to_onnx(..., target_opset={'': 21, 'ai.onnx.ml': 1})"
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+# -- reading and checking ---------------------------------------------------------
+
+
+def _read(path: str) -> onnx.ModelProto:
+    def fail(reason: str) -> OnnxImportError:
+        return OnnxImportError(f"cannot read ONNX model '{path}': {reason}")
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise fail(e.strerror or _first_line(e)) from None
+    if not data:
+        raise fail("the file is empty")
+    try:
+        model = onnx.load_model_from_string(data)
+    except (DecodeError, ValueError, RuntimeError) as e:
+        raise fail(f"not a valid ONNX protobuf ({_first_line(e)})") from None
+    if any(onnx.external_data_helper.uses_external_data(t) for t in model.graph.initializer):
+        try:
+            onnx.external_data_helper.load_external_data_for_model(model, str(Path(path).parent))
+        except OSError as e:
+            raise fail(f"cannot load external tensor data ({e.strerror or _first_line(e)})") from None
+    return model
+
+
+def _load(model: onnx.ModelProto | str | os.PathLike[str]) -> tuple[onnx.ModelProto, str]:
+    """The model and the source name messages use; an empty or truncated model is an error."""
+    if isinstance(model, onnx.ModelProto):
+        proto, source = model, MEMORY
+    elif isinstance(model, str | os.PathLike):
+        source = os.fspath(model)
+        proto = _read(source)
+    else:
+        raise TypeError(f"import_onnx expects an onnx.ModelProto or a path, got {type(model).__name__}")
+    if not proto.HasField("graph"):
+        raise OnnxImportError(f"cannot read ONNX model '{source}': it contains no graph")
+    if not proto.graph.node:
+        raise OnnxImportError(f"cannot read ONNX model '{source}': its graph has no nodes")
+    return proto, source
+
+
+def _opsets(proto: onnx.ModelProto, source: str) -> dict[str, int]:
+    """Imported opset per domain (the default domain under ''); the default one must be 9-21."""
+    found: dict[str, set[int]] = {}
+    for o in proto.opset_import:
+        domain = "" if o.domain in ("", "ai.onnx") else o.domain
+        found.setdefault(domain, set()).add(int(o.version))
+    for domain, versions in found.items():
+        if len(versions) > 1:
+            raise OnnxImportError(f"ONNX model '{source}' imports domain '{domain or 'ai.onnx'}' at several opsets {sorted(versions)}")
+    if "" not in found:
+        raise OnnxImportError(f"ONNX model '{source}' imports no opset of the default domain 'ai.onnx'")
+    opset = next(iter(found[""]))
+    if opset not in DEFAULT_OPSETS:
+        first, last = DEFAULT_OPSETS[0], DEFAULT_OPSETS[-1]
+        raise OnnxImportError(f"ONNX model '{source}' uses opset {opset} of the default domain; supported are opsets {first}-{last} ({REEXPORT})")
+    return {domain: versions.pop() for domain, versions in found.items()}
+
+
+def _checked(proto: onnx.ModelProto, source: str) -> onnx.ModelProto:
+    """Run the ONNX checker and shape inference; return the model with inferred value_info."""
+    try:
+        onnx.checker.check_model(proto)
+    except (onnx.checker.ValidationError, ValueError) as e:
+        raise OnnxImportError(f"invalid ONNX model '{source}': {_first_line(e)}") from None
+    try:
+        return onnx.shape_inference.infer_shapes(proto, strict_mode=True)
+    except (onnx.shape_inference.InferenceError, ValueError) as e:
+        raise OnnxImportError(f"ONNX shape inference failed on model '{source}': {_first_line(e)}") from None
+
+
+# -- the input -----------------------------------------------------------------------
+
+
+def _dim(d: onnx.TensorShapeProto.Dimension) -> int | None:
+    return int(d.dim_value) if d.HasField("dim_value") else None
+
+
+def _shape_text(dims: list[onnx.TensorShapeProto.Dimension]) -> str:
+    return "[" + ", ".join(str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in dims) + "]"
+
+
+def _data_input(graph: onnx.GraphProto, source: str) -> tuple[onnx.ValueInfoProto, int | None, bool, int]:
+    """The one non-initializer input: (proto, static batch or None, batched, features)."""
+    initializers = {t.name for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        names = ", ".join(f"'{i.name}'" for i in inputs) or "none"
+        raise OnnxImportError(f"ONNX model '{source}' has {len(inputs)} data inputs ({names}); exactly one [N, F] float input is supported")
+    inp = inputs[0]
+    tensor = inp.type.tensor_type
+    if not inp.type.HasField("tensor_type"):
+        raise OnnxImportError(f"input '{inp.name}' of ONNX model '{source}' is not a tensor")
+    if tensor.elem_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE):
+        kind = onnx.TensorProto.DataType.Name(tensor.elem_type)
+        raise OnnxImportError(f"input '{inp.name}' of ONNX model '{source}' has element type {kind}; only float or double inputs are supported")
+    if not tensor.HasField("shape"):
+        raise OnnxImportError(f"input '{inp.name}' of ONNX model '{source}' has no declared shape; declare it as [N, F]")
+    dims = list(tensor.shape.dim)
+    if len(dims) not in (1, 2):
+        raise OnnxImportError(f"input '{inp.name}' of ONNX model '{source}' has shape {_shape_text(dims)}; only [N, F] or [F] inputs are supported")
+    features = _dim(dims[-1])
+    if not features:
+        raise OnnxImportError(f"input '{inp.name}' of ONNX model '{source}' has shape {_shape_text(dims)}; the feature count must be static")
+    batched = len(dims) == 2
+    return inp, _dim(dims[0]) if batched else None, batched, features
+
+
+def _constant(t: onnx.TensorProto, source: str) -> Const:
+    try:
+        return Const(numpy_helper.to_array(t))
+    except (ValueError, TypeError, OSError) as e:
+        raise OnnxImportError(f"cannot read initializer '{t.name}' of ONNX model '{source}': {_first_line(e)}") from None
+
+
+def _start(graph: onnx.GraphProto, source: str) -> tuple[Lowering, Value]:
+    inp, batch, batched, features = _data_input(graph, source)
+    consumers = Counter(name for node in graph.node for name in node.input if name)
+    ctx = Lowering(batch, batched, consumers, {o.name for o in graph.output})
+    if graph.sparse_initializer:
+        raise OnnxImportError(f"ONNX model '{source}' has sparse initializers, which are not supported")
+    for t in graph.initializer:
+        ctx.env[t.name] = _constant(t, source)
+    x = ctx.new_value(INPUT_NAME, TensorType((features,), F32))
+    ctx.env[inp.name] = Data(x, (features,))
+    return ctx, x
+
+
+# -- the nodes --------------------------------------------------------------------------
+
+
+def _inferred_shapes(graph: onnx.GraphProto) -> dict[str, list[int | None]]:
+    shapes = {}
+    for info in (*graph.value_info, *graph.output):
+        tensor = info.type.tensor_type
+        if info.type.HasField("tensor_type") and tensor.HasField("shape"):
+            shapes[info.name] = [_dim(d) for d in tensor.shape.dim]
+    return shapes
+
+
+def _check_shape(ctx: Lowering, n: NodeView, name: str, t: Data, inferred: list[int | None] | None) -> None:
+    """Cross-check a lowered row against ONNX shape inference, so a misread op fails loudly here."""
+    if inferred is None:
+        return
+    ours: list[int | None] = ([None] if ctx.batched else []) + list(t.dims)
+    clash = len(inferred) != len(ours) or any(a is not None and b is not None and a != b for a, b in zip(inferred, ours, strict=True))
+    if clash:
+        theirs = "[" + ", ".join("?" if d is None else str(d) for d in inferred) + "]"
+        raise n.fail(f"output '{name}' has inferred ONNX shape {theirs}, but lowers to {ctx.onnx_shape(t.dims)}")
+
+
+def _bind(ctx: Lowering, n: NodeView, results: Outputs, shapes: dict[str, list[int | None]]) -> None:
+    for i, name in enumerate(n.outputs):
+        if not name:
+            continue
+        t = results[i] if i < len(results) else None
+        if t is None:
+            if ctx.is_used(name):
+                raise n.fail(f"output {i} '{name}' is not supported, but the model uses it")
+            continue
+        if isinstance(t, Data):
+            _check_shape(ctx, n, name, t, shapes.get(name))
+        ctx.env[name] = t
+
+
+def _lower_nodes(ctx: Lowering, graph: onnx.GraphProto, opsets: dict[str, int]) -> None:
+    shapes = _inferred_shapes(graph)
+    for index, node in enumerate(graph.node):
+        domain = "" if node.domain in ("", "ai.onnx") else node.domain
+        n = NodeView(node, index, opsets.get(domain, 0))
+        _bind(ctx, n, lookup(n)(ctx, n), shapes)
+
+
+# -- outputs and assembly ------------------------------------------------------------------
+
+
+def _outputs(ctx: Lowering, graph: onnx.GraphProto) -> tuple[Output, ...]:
+    outputs = []
+    for o in graph.output:
+        t = ctx.env.get(o.name)
+        if not isinstance(t, Data):
+            raise OnnxImportError(f"graph output '{o.name}' is a constant that does not depend on the input")
+        outputs.append(Output(o.name, t.value))
+    return tuple(outputs)
+
+
+def _live_ops(all_ops: list[Op], outputs: tuple[Output, ...]) -> tuple[Op, ...]:
+    """The ops the outputs depend on, in order: drops what rewrites and unused outputs left behind."""
+    live = {o.value.name for o in outputs}
+    kept = []
+    for op in reversed(all_ops):
+        if op.result.name in live:
+            kept.append(op)
+            live.update(v.name for v in op.operands)
+    return tuple(reversed(kept))
+
+
+def _verified(module: Module) -> Module:
+    try:
+        return verify(module)
+    except VerifyError as e:
+        raise OnnxImportError(f"internal error: the imported module does not verify: {e}") from e
+
+
+def import_onnx(model: onnx.ModelProto | str | os.PathLike[str], name: str | None = None) -> Module:
+    """Lower an ONNX model (a ModelProto or a path to a .onnx file) to a verified float IR module."""
+    proto, source = _load(model)
+    opsets = _opsets(proto, source)
+    proto = _checked(proto, source)
+    graph = proto.graph
+    ctx, x = _start(graph, source)
+    _lower_nodes(ctx, graph, opsets)
+    outputs = _outputs(ctx, graph)
+    ops = _live_ops(ctx.ops, outputs)
+    constants: tuple[Constant, ...] = used_constants(ops, tuple(ctx.constants))
+    attributes = (("opset", str(opsets[""])), ("producer", proto.producer_name), ("source", source))
+    module = Module(
+        name=sanitize(name if name is not None else graph.name, "model"),
+        inputs=(x,),
+        ops=ops,
+        outputs=outputs,
+        constants=constants,
+        attributes=tuple(sorted(attributes)),
+    )
+    return _verified(module)

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title The interface every ml2sc model contract implements.
+/// @notice Numbers are fixed point: an integer v stands for v / inputScale() on the way in
+/// and v / outputScale() on the way out. The flat result of predict concatenates the
+/// model's outputs in the order the compiler's artifact lists them.
+interface IML2SCModel {
+    /// @notice The input had the wrong number of values (or bytes, for packed input).
+    error InputLength(uint256 expected, uint256 got);
+    /// @notice An input lies outside the range for which the compiler proved the kernels cannot overflow.
+    error InputOutOfRange(uint256 index, int256 value);
+
+    /// @notice One row in, all outputs of the model out.
+    function predict(int256[] calldata x) external view returns (int256[] memory y);
+
+    /// @notice Like predict, but the row is packed: each input as a fixed-width big-endian
+    /// two's complement integer (8 bytes for the prbmath backend). Cheapest in calldata gas.
+    function predictPacked(bytes calldata x) external view returns (int256[] memory y);
+
+    /// @notice Many rows at once: xs holds rows back to back, ys the outputs of each row back to back.
+    function predictBatch(int256[] calldata xs) external view returns (int256[] memory ys);
+
+    /// @notice The predicted class: the model's label output if it has one, else the argmax of its
+    /// first output (or output >= 0.5 for a single score).
+    function classify(int256[] calldata x) external view returns (int256 label);
+
+    function numInputs() external view returns (uint256);
+
+    function numOutputs() external view returns (uint256);
+
+    function inputScale() external view returns (uint256);
+
+    function outputScale() external view returns (uint256);
+
+    /// @notice keccak256 of the compiler's textual quantized IR: ties this contract to its model.
+    function modelHash() external view returns (bytes32);
+}
