@@ -171,11 +171,44 @@ def _default_opset(model: onnx.ModelProto) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
+def _float_only(node: onnx.NodeProto, opsets: dict[str, int]) -> bool:
+    """True if the op's schema types an output as float32 whatever its inputs (Scaler, LinearClassifier...)."""
+    domain = "" if node.domain == "ai.onnx" else node.domain
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opsets.get(domain, 1), domain)
+    except onnx.defs.SchemaError:
+        return False
+    allowed = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
+    return any(allowed.get(out.type_str, {out.type_str}) == {"tensor(float)"} for out in schema.outputs)
+
+
+def _still_float(twin: onnx.ModelProto) -> None:
+    """Fail if some op still computes in float32.
+
+    Such a graph may even run, a following Cast restoring double, but it is no
+    float64 oracle any more. Ops whose schema fixes a float output (the
+    ai.onnx.ml ops) are found from their schema, since ONNX infers no types
+    for several of them; anything else still float is found by type inference.
+    """
+    opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in twin.opset_import}
+    try:
+        inferred = onnx.shape_inference.infer_shapes(twin)
+    except onnx.shape_inference.InferenceError as e:
+        raise ValueError(f"cannot infer the types of the float64 model: {_first_line(e)}") from e
+    infos = (*inferred.graph.value_info, *inferred.graph.output)
+    floats = {i.name for i in infos if i.type.HasField("tensor_type") and i.type.tensor_type.elem_type == FLOAT}
+    for node in inferred.graph.node:
+        if _float_only(node, opsets) or any(name in floats for name in node.output):
+            where = f"'{node.name}'" if node.name else f"producing '{node.output[0]}'"
+            raise ValueError(f"op '{node.op_type}' (node {where}, domain '{node.domain or 'ai.onnx'}') computes in float32 only")
+
+
 def to_float64(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` computing in double; ``ValueError`` if onnxruntime cannot run it."""
+    """A copy of ``model`` computing in double; ``ValueError`` if onnxruntime cannot run it so."""
     twin = onnx.ModelProto()
     twin.CopyFrom(model)
     _retype_graph(twin.graph, _default_opset(twin))
+    _still_float(twin)
     options = ort.SessionOptions()
     options.log_severity_level = 4
     try:

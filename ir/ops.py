@@ -169,7 +169,8 @@ class Gemm(Op):
         w = _constant(self, module, self.weight)
         if len(w.type.shape) != 2 or w.type.shape[1] != t.shape[0]:
             raise self.fail(f"weight @{self.weight} has shape {w.type.shape}, expected (N, {t.shape[0]})")
-        _same_format(self, f"weight @{self.weight}", w.type, t)
+        if not (isinstance(t.element, FixedType) and isinstance(w.type.element, FloatType)):
+            _same_format(self, f"weight @{self.weight}", w.type, t)  # fixed input may take exact float weights
         out = w.type.shape[0]
         if self.bias is not None:
             _vector_constant(self, module, self.bias, out, t)

@@ -21,6 +21,7 @@ from importlib.resources import files
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
 from ml2sc.ir.errors import Ml2scError
 from ml2sc.ir.module import Constant, Module, Output, Scalar, Value
 from ml2sc.ir.ops import OPS, Op, VerifyError

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module
 

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from eth_utils import keccak
+
 from ml2sc.backends.base import OutputSlot, Program
 from ml2sc.backends.prbmath.fixed import UNIT, to_unit
 from ml2sc.backends.prbmath.layout import Layout, plan_layout
+from ml2sc.backends.prbmath.weights import gemm_rows
 from ml2sc.backends.solidity import SolidityWriter
 from ml2sc.ir import ops
 from ml2sc.ir.errors import Ml2scError
@@ -27,6 +30,14 @@ from ml2sc.ir.types import FixedType, IntType
 SOLIDITY_PRAGMA = "0.8.30"
 PACKED_INPUT_BYTES = 8
 U = str(UNIT)
+
+
+def _divisor_text(div: int) -> str:
+    return str(div) if div == UNIT or div < 2**16 else f"shl({div.bit_length() - 1}, 1)"
+
+
+def _selector(signature: str) -> str:
+    return keccak(text=signature)[:4].hex()
 
 
 def _hex(addr: int) -> str:
@@ -107,7 +118,6 @@ class _Emitter:
     # --------------------------------------------------------- entry points
     def _entry_points(self) -> None:
         w, lay = self.w, self.layout
-        check = self.input_bits < 256
         with w.block("function numInputs() external pure returns (uint256)"):
             w.line("return N_IN;")
         with w.block("function numOutputs() external pure returns (uint256)"):
@@ -115,38 +125,36 @@ class _Emitter:
         w.blank()
         w.comment("One row of N_IN SD59x18 inputs -> N_OUT SD59x18 outputs.")
         with w.block("function predict(int256[] calldata x) external pure returns (int256[] memory)"):
-            w.line("if (x.length != N_IN) revert InputLength(N_IN, x.length);")
-            if check:
-                w.line("_checkRange(x);")
-            w.line(f'assembly ("memory-safe") {{ mstore(0x40, MEM_END) calldatacopy(X, x.offset, {32 * self.n_in}) }}')
+            w.line("_loadRow(x);")
             w.line("_forward();")
             w.line(f"assembly {{ return(RESULT, {lay.result_bytes}) }}")
         w.blank()
         w.comment(f"Cheapest entry: inputs as {PACKED_INPUT_BYTES}-byte big-endian two's complement SD59x18 values.")
         with w.block("function predictPacked(bytes calldata x) external pure returns (int256[] memory)"):
-            w.line("if (x.length != N_IN * PACKED_BYTES) revert InputLength(N_IN * PACKED_BYTES, x.length);")
+            w.line(f"if (x.length != {PACKED_INPUT_BYTES * self.n_in}) revert InputLength({PACKED_INPUT_BYTES * self.n_in}, x.length);")
             with w.block('assembly ("memory-safe")'):
                 w.line("mstore(0x40, MEM_END)")
-                w.line(f"let end := add(X, {32 * self.n_in})")
-                with w.block("for { let s := x.offset let d := X } lt(d, end) { d := add(d, 32) s := add(s, PACKED_BYTES) }"):
+                with w.block(f"for {{ let s := x.offset let d := X }} lt(d, {_hex(lay.element(self.m.inputs[0].name, self.n_in))}) {{ d := add(d, 32) s := add(s, PACKED_BYTES) }}"):
                     w.line(f"mstore(d, sar({256 - 8 * PACKED_INPUT_BYTES}, calldataload(s)))")
             if self.input_bits < 8 * PACKED_INPUT_BYTES:
                 w.line("_checkMemoryRange();")
             w.line("_forward();")
             w.line(f"assembly {{ return(RESULT, {lay.result_bytes}) }}")
         w.blank()
-        w.comment("Many rows in one call: xs holds the rows back to back; the result too.")
-        with w.block("function predictBatch(int256[] calldata xs) external pure returns (int256[] memory ys)"):
+        w.comment("Many rows in one call: xs holds the rows back to back, and so does the result.")
+        with w.block("function predictBatch(int256[] calldata xs) external pure returns (int256[] memory)"), w.block("unchecked"):
             w.line("uint256 rows = xs.length / N_IN;")
             w.line("if (rows == 0 || rows * N_IN != xs.length) revert InputLength(N_IN, xs.length);")
-            if check:
-                w.line("_checkRange(xs);")
-            w.line("assembly (\"memory-safe\") { mstore(0x40, MEM_END) }")
-            w.line("ys = new int256[](rows * N_OUT);")
+            w.line("_checkRange(xs);")
+            w.comment("the result buffer lives at MEM_END; reserve it so nothing else allocates over it")
+            with w.block('assembly ("memory-safe")'):
+                w.line(f"mstore(MEM_END, 0x20) mstore({_hex(lay.end + 32)}, mul(rows, N_OUT))")
+                w.line(f"mstore(0x40, add({_hex(lay.end + 64)}, mul(rows, {32 * lay.n_outputs})))")
             with w.block("for (uint256 r; r < rows; ++r)"):
                 w.line(f'assembly ("memory-safe") {{ calldatacopy(X, add(xs.offset, mul(r, {32 * self.n_in})), {32 * self.n_in}) }}')
                 w.line("_forward();")
-                w.line(f'assembly ("memory-safe") {{ mcopy(add(ys, add(32, mul(r, {32 * lay.n_outputs}))), {_hex(lay.result_data)}, {32 * lay.n_outputs}) }}')
+                w.line(f'assembly ("memory-safe") {{ mcopy(add({_hex(lay.end + 64)}, mul(r, {32 * lay.n_outputs})), {_hex(lay.result_data)}, {32 * lay.n_outputs}) }}')
+            w.line(f"assembly {{ return(MEM_END, add(64, mul(rows, {32 * lay.n_outputs}))) }}")
         w.blank()
         self._classify()
 
@@ -155,10 +163,7 @@ class _Emitter:
         label = next((o for o in self.m.outputs if isinstance(o.value.type.element, IntType)), None)
         slots = self.output_slots()
         with w.block("function classify(int256[] calldata x) external pure returns (int256 label)"):
-            w.line("if (x.length != N_IN) revert InputLength(N_IN, x.length);")
-            if self.input_bits < 256:
-                w.line("_checkRange(x);")
-            w.line(f'assembly ("memory-safe") {{ mstore(0x40, MEM_END) calldatacopy(X, x.offset, {32 * self.n_in}) }}')
+            w.line("_loadRow(x);")
             w.line("_forward();")
             if label is not None:
                 slot = next(s for s in slots if s.name == label.name)
@@ -208,33 +213,36 @@ class _Emitter:
 
     def _gemm(self, op: ops.Gemm) -> None:
         w = self.w
-        rows = self.m.constant(op.weight).rows()
+        rows = gemm_rows(self.m, op)
         bias = self.m.constant(op.bias).values if op.bias else (0,) * len(rows)
-        w.comment(f"y_j = sdiv(sum_i x_i * W_ji, 1e18) + b_j for {len(rows)} outputs: products at 1e36, one division each")
-        for j, (row, b) in enumerate(zip(rows, bias, strict=True)):
-            pos = [(i, v) for i, v in enumerate(row) if v > 0]
-            neg = [(i, -v) for i, v in enumerate(row) if v < 0]
+        exact = rows and rows[0][1] != UNIT
+        form = "exact float32 weights K/2^s" if exact else "SD59x18 weights, products at 1e36"
+        w.comment(f"y_j = sdiv(sum_i x_i * K_ji, D_j) + b_j for {len(rows)} outputs ({form}); one division each")
+        for j, ((ks, div), b) in enumerate(zip(rows, bias, strict=True)):
+            terms = [(i, k) for i, k in enumerate(ks) if k != 0]
             with w.block("assembly"):
-                w.line(f"// output {j}: {len(pos)} positive and {len(neg)} negative weights")
-                self._chain("pos", pos, op)
-                self._chain("neg", neg, op)
-                w.line(f"mstore({_hex(self._out(op, j))}, {_plus(f'sdiv(sub(pos, neg), {U})', b)})")
+                w.line(f"// output {j}: {len(terms)} nonzero weights, divisor {_divisor_text(div)}")
+                self._chain(terms, op)
+                total = f"sdiv(acc, {_divisor_text(div)})" if div != 1 else "acc"
+                w.line(f"mstore({_hex(self._out(op, j))}, {_plus(total, b)})")
 
-    def _chain(self, var: str, terms: list[tuple[int, int]], op: ops.Op) -> None:
-        """``var := sum of x_i * w`` as one nested expression.
+    def _chain(self, terms: list[tuple[int, int]], op: ops.Op) -> None:
+        """``acc := sum of x_i * k`` as one nested expression.
 
         Yul evaluates arguments right to left, so ``add(t0, add(t1, ...))``
-        keeps the stack depth constant and needs no DUP/SWAP/POP per term
-        (3 bytes and 9 gas less per multiply-accumulate than ``acc := add(acc, t)``).
+        keeps the stack depth constant and needs no DUP/SWAP/POP per term.
+        A negative weight k is written ``not(|k| - 1)`` (= k): one NOT instead
+        of a 32-byte immediate.
         """
         if not terms:
-            self.w.line(f"let {var} := 0")
+            self.w.line("let acc := 0")
             return
-        *init, (i_last, v_last) = terms
-        self.w.line(f"let {var} :=")
-        for i, v in init:
-            self.w.line(f"    add(mul({self._in(op, i)}, {v}),")
-        self.w.line(f"    mul({self._in(op, i_last)}, {v_last}){')' * len(init)}")
+        factors = [(i, str(k) if k > 0 else f"not({-k - 1})") for i, k in terms]
+        *init, (i_last, f_last) = factors
+        self.w.line("let acc :=")
+        for i, f in init:
+            self.w.line(f"    add(mul({self._in(op, i)}, {f}),")
+        self.w.line(f"    mul({self._in(op, i_last)}, {f_last}){')' * len(init)}")
 
     def _affine(self, op: ops.Affine) -> None:
         s, o = self.m.constant(op.scale).values, self.m.constant(op.offset).values
@@ -312,18 +320,22 @@ class _Emitter:
     # -------------------------------------------------------------- helpers
     def _helpers(self) -> None:
         w = self.w
-        if self.input_bits < 256:
-            w.blank()
-            with w.block("function _checkRange(int256[] calldata x) private pure"):
-                with w.block("for (uint256 i; i < x.length; ++i)"):
-                    w.line("if (x[i] > INPUT_BOUND || x[i] < -INPUT_BOUND) revert InputOutOfRange(i, x[i]);")
+        w.blank()
+        w.comment("Checks the row length and range, then copies the row to X (shared by the int256[] entries).")
+        with w.block("function _loadRow(int256[] calldata x) private pure"):
+            w.line("if (x.length != N_IN) revert InputLength(N_IN, x.length);")
+            w.line("_checkRange(x);")
+            w.line(f'assembly ("memory-safe") {{ mstore(0x40, MEM_END) calldatacopy(X, x.offset, {32 * self.n_in}) }}')
+        w.blank()
+        w.comment("Reverts unless every value v of x has |v| <= INPUT_BOUND.")
+        w.comment("One unsigned comparison per value: v + B <= 2B exactly when -B <= v <= B.")
+        with w.block("function _checkRange(int256[] calldata x) private pure"):
+            self._range_loop("calldataload(add(x.offset, shl(5, i)))", "x.length")
         if self.input_bits < 8 * PACKED_INPUT_BYTES:
+            w.comment("The same check on the decoded packed row at X.")
             with w.block("function _checkMemoryRange() private pure"):
-                with w.block("for (uint256 i; i < N_IN; ++i)"):
-                    w.line("int256 v = _load(X + 32 * i);")
-                    w.line("if (v > INPUT_BOUND || v < -INPUT_BOUND) revert InputOutOfRange(i, v);")
-        needs_load = self.uses_fixedmath or self.input_bits < 8 * PACKED_INPUT_BYTES
-        if needs_load:
+                self._range_loop("mload(add(X, shl(5, i)))", "N_IN")
+        if self.uses_fixedmath:
             w.blank()
             with w.block("function _load(uint256 p) private pure returns (int256 v)"):
                 w.line('assembly ("memory-safe") { v := mload(p) }')
@@ -333,6 +345,15 @@ class _Emitter:
         if any(isinstance(op, ops.Softmax) for op in self.m.ops):
             with w.block("function _vector(uint256 p) private pure returns (int256[] memory v)"):
                 w.line('assembly ("memory-safe") { v := p }')
+
+    def _range_loop(self, load: str, count: str) -> None:
+        selector = _selector("InputOutOfRange(uint256,int256)")
+        w = self.w
+        with w.block("assembly"), w.block(f"for {{ let i := 0 }} lt(i, {count}) {{ i := add(i, 1) }}"):
+            w.line(f"let v := {load}")
+            with w.block("if gt(add(v, INPUT_BOUND), mul(2, INPUT_BOUND))"):
+                w.comment("revert InputOutOfRange(i, v)")
+                w.line(f"mstore(0, shl(224, 0x{selector})) mstore(4, i) mstore(36, v) revert(0, 68)")
 
     def output_slots(self) -> tuple[OutputSlot, ...]:
         slots, offset = [], 0

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from ml2sc.backends.prbmath.fixed import to_fixed
+from ml2sc.backends.prbmath.weights import prefer_binary
 from ml2sc.ir import ops
 from ml2sc.ir.errors import Ml2scError
 from ml2sc.ir.module import Constant, Module, Output, Value
@@ -15,10 +16,15 @@ from ml2sc.ir.types import FixedType, FloatType, TensorType
 
 @dataclass(frozen=True)
 class QuantizeFixed(ModulePass):
-    """Convert every float value and constant to fixed<decimals>, rounding each weight once from its float32 value."""
+    """Convert values to fixed<decimals>; weights stay exact floats when smaller, else are rounded once.
+
+    A gemm whose weights stay float32 means: fixed-point input times the exact
+    weights, truncated toward zero once per output (see backends/prbmath/weights.py).
+    """
 
     name: ClassVar[str] = "quantize-fixed"
     decimals: int = 18
+    exact_weights: bool = True  # keep a gemm's float32 weights exact (binary) when that is smaller
 
     def apply(self, module: Module) -> Module:
         fixed = FixedType(self.decimals)
@@ -40,12 +46,18 @@ class QuantizeFixed(ModulePass):
         for op in module.ops:
             changes = {f: convert_value(getattr(op, f)) for f in op.operand_fields}
             new_ops.append(replace(op, result=convert_value(op.result), **changes))
+        exact = {
+            op.weight for op in module.ops
+            if self.exact_weights and isinstance(op, ops.Gemm) and prefer_binary(module.constant(op.weight))
+        }
+        shared = {name for op in module.ops if not isinstance(op, ops.Gemm) for name in op.constant_refs()}
+        exact -= shared | {op.bias for op in module.ops if isinstance(op, ops.Gemm)}
         return replace(
             module,
             inputs=inputs,
             ops=tuple(new_ops),
             outputs=tuple(Output(o.name, convert_value(o.value)) for o in module.outputs),
-            constants=tuple(self._constant(c, fixed) for c in module.constants),
+            constants=tuple(c if c.name in exact else self._constant(c, fixed) for c in module.constants),
         ).with_attribute("number_format", str(fixed))
 
     def _constant(self, c: Constant, fixed: FixedType) -> Constant:

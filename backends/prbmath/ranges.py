@@ -11,6 +11,7 @@ when the input encoding itself is narrower (packed int64).
 from __future__ import annotations
 
 from ml2sc.backends.prbmath.fixed import UNIT, to_unit
+from ml2sc.backends.prbmath.weights import gemm_rows
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module
 
@@ -26,12 +27,12 @@ def value_bounds(module: Module, input_bound: int) -> dict[str, int] | None:
         b = bounds[op.operands[0].name] if op.operands else 0
         match op:
             case ops.Gemm():
-                rows = module.constant(op.weight).rows()
+                rows = gemm_rows(module, op)
                 bias = module.constant(op.bias).values if op.bias else (0,) * len(rows)
-                accs = [sum(abs(w) for w in row) * b for row in rows]
-                if max(accs, default=0) > INT256_MAX:
+                accs = [(sum(abs(k) for k in ks) * b, div) for ks, div in rows]
+                if max((a for a, _ in accs), default=0) > INT256_MAX:
                     return None
-                out = max((a // unit + abs(c) + 1 for a, c in zip(accs, bias, strict=True)), default=0)
+                out = max((a // div + abs(c) + 1 for (a, div), c in zip(accs, bias, strict=True)), default=0)
             case ops.Affine():
                 s = module.constant(op.scale).values
                 o = module.constant(op.offset).values

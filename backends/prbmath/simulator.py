@@ -6,7 +6,7 @@ truncates toward zero). The EVM tests compare this with on-chain results row
 by row, so a divergence in either is caught at once.
 
 Integer semantics, with U = 10^18 and A = round(attribute * U):
-  gemm        y_j = sdiv(sum_i x_i * W_ji, U) + b_j      (one division per output)
+  gemm        y_j = sdiv(sum_i x_i * K_ji, D_j) + b_j    (one division per output; K, D from weights.py)
   affine      y_i = sdiv(x_i * s_i, U) + o_i
   relu        max(x, 0)
   leaky_relu  x if x >= 0 else sdiv(x * A, U)
@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from ml2sc.backends.prbmath import numerics
 from ml2sc.backends.prbmath.fixed import UNIT, to_unit
+from ml2sc.backends.prbmath.weights import gemm_rows
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module
 
@@ -29,9 +30,12 @@ Vector = list[int]
 
 
 def _gemm(op: ops.Gemm, x: Vector, m: Module) -> Vector:
-    rows = m.constant(op.weight).rows()
+    rows = gemm_rows(m, op)
     bias = m.constant(op.bias).values if op.bias else (0,) * len(rows)
-    return [numerics.sdiv(sum(a * w for a, w in zip(x, row, strict=True)), UNIT) + c for row, c in zip(rows, bias, strict=True)]
+    return [
+        numerics.sdiv(sum(a * k for a, k in zip(x, ks, strict=True)), div) + c
+        for (ks, div), c in zip(rows, bias, strict=True)
+    ]
 
 
 def _affine(op: ops.Affine, x: Vector, m: Module) -> Vector:

@@ -12,7 +12,15 @@ from typing import ClassVar
 
 import numpy as np
 
-from ml2sc.compiler.passes.rewrite import array, float_constant, fresh_name, rewire, set_constants, sole_user, without_dead
+from ml2sc.compiler.passes.rewrite import (
+    array,
+    float_constant,
+    fresh_name,
+    rewire,
+    set_constants,
+    sole_user,
+    without_dead,
+)
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module
 from ml2sc.ir.passes import ModulePass

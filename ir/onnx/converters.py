@@ -14,10 +14,11 @@ from collections.abc import Callable
 
 import numpy as np
 import onnx
+from onnx import numpy_helper
+
 from ml2sc.ir import ops
 from ml2sc.ir.module import Value
 from ml2sc.ir.onnx.lowering import Const, Data, Lowering, NodeView, Outputs
-from onnx import numpy_helper
 
 # -- shared helpers -------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import onnx
 from google.protobuf.message import DecodeError
+from onnx import numpy_helper
+
 from ml2sc.ir.errors import OnnxImportError
 from ml2sc.ir.module import Constant, Module, Output, Value, used_constants
 from ml2sc.ir.onnx.lowering import Const, Data, Lowering, NodeView, Outputs, sanitize
@@ -23,7 +25,6 @@ from ml2sc.ir.onnx.registry import DEFAULT_OPSETS, lookup
 from ml2sc.ir.ops import Op, VerifyError
 from ml2sc.ir.types import F32, TensorType
 from ml2sc.ir.verifier import verify
-from onnx import numpy_helper
 
 MEMORY = "<memory>"
 INPUT_NAME = "x"
@@ -33,6 +34,12 @@ REEXPORT = "re-export at opset 21, e.g. torch.onnx.export(..., opset_version=21)
 def _first_line(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
+
+
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    """The checker's message on one line: its first line often ends in 'of node:' and the node follows."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # -- reading and checking ---------------------------------------------------------
@@ -99,11 +106,11 @@ def _checked(proto: onnx.ModelProto, source: str) -> onnx.ModelProto:
     try:
         onnx.checker.check_model(proto)
     except (onnx.checker.ValidationError, ValueError) as e:
-        raise OnnxImportError(f"invalid ONNX model '{source}': {_first_line(e)}") from None
+        raise OnnxImportError(f"invalid ONNX model '{source}': {_one_line(e)}") from None
     try:
         return onnx.shape_inference.infer_shapes(proto, strict_mode=True)
     except (onnx.shape_inference.InferenceError, ValueError) as e:
-        raise OnnxImportError(f"ONNX shape inference failed on model '{source}': {_first_line(e)}") from None
+        raise OnnxImportError(f"ONNX shape inference failed on model '{source}': {_one_line(e)}") from None
 
 
 # -- the input -----------------------------------------------------------------------
@@ -200,11 +207,17 @@ def _bind(ctx: Lowering, n: NodeView, results: Outputs, shapes: dict[str, list[i
         ctx.env[name] = t
 
 
-def _lower_nodes(ctx: Lowering, graph: onnx.GraphProto, opsets: dict[str, int]) -> None:
-    shapes = _inferred_shapes(graph)
+def _node_views(graph: onnx.GraphProto, opsets: dict[str, int]) -> list[NodeView]:
+    views = []
     for index, node in enumerate(graph.node):
         domain = "" if node.domain in ("", "ai.onnx") else node.domain
-        n = NodeView(node, index, opsets.get(domain, 0))
+        views.append(NodeView(node, index, opsets.get(domain, 0)))
+    return views
+
+
+def _lower_nodes(ctx: Lowering, graph: onnx.GraphProto, nodes: list[NodeView]) -> None:
+    shapes = _inferred_shapes(graph)
+    for n in nodes:
         _bind(ctx, n, lookup(n)(ctx, n), shapes)
 
 
@@ -245,8 +258,11 @@ def import_onnx(model: onnx.ModelProto | str | os.PathLike[str], name: str | Non
     opsets = _opsets(proto, source)
     proto = _checked(proto, source)
     graph = proto.graph
+    nodes = _node_views(graph, opsets)
+    for n in nodes:  # an unsupported op is the real problem even when the input shape fails first
+        lookup(n)
     ctx, x = _start(graph, source)
-    _lower_nodes(ctx, graph, opsets)
+    _lower_nodes(ctx, graph, nodes)
     outputs = _outputs(ctx, graph)
     ops = _live_ops(ctx.ops, outputs)
     constants: tuple[Constant, ...] = used_constants(ops, tuple(ctx.constants))

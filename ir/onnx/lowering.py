@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
+
 from ml2sc.ir import ops
 from ml2sc.ir.errors import OnnxImportError
 from ml2sc.ir.module import Constant, Value
@@ -105,7 +106,7 @@ class NodeView:
         if self.proto.name:
             return f"'{self.proto.name}'"
         first = self.proto.output[0] if self.proto.output else ""
-        return f"#{self.index} (output '{first}')"
+        return f"#{self.index} producing '{first}'"
 
     @property
     def hint(self) -> str:

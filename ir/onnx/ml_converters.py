@@ -2,12 +2,13 @@
 
 Their semantics follow onnxruntime's kernels, which is what a user compares
 against: e.g. LinearClassifier picks its label from the raw scores and, for a
-single score row, reports [-z, z] unless post_transform is LOGISTIC.
+single score row z, reports [1 - z, z] unless post_transform is LOGISTIC.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
 from ml2sc.ir import ops
 from ml2sc.ir.onnx.converters import as_float64, softmax_of, two_class_scores
 from ml2sc.ir.onnx.lowering import Data, Lowering, NodeView, Outputs
@@ -16,10 +17,8 @@ STRING_LABELS = "string class labels are not supported; train the classifier on 
 ZIPMAP_ADVICE = "ZipMap outputs a list of dicts, which a contract cannot return; export with options={id(model): {'zipmap': False}} (export_sklearn does this)"
 
 
-def _per_feature(n: NodeView, name: str, values: np.ndarray, features: int, default: float) -> np.ndarray:
-    """A Scaler attribute: empty (default), one value for all features, or one per feature."""
-    if values.size == 0:
-        return np.full(features, default)
+def _per_feature(n: NodeView, name: str, values: np.ndarray, features: int) -> np.ndarray:
+    """A Scaler attribute: one value for all features, or one per feature."""
     if values.size not in (1, features):
         raise n.fail(f"{name} has {values.size} values for {features} features")
     return np.broadcast_to(as_float64(values), (features,))
@@ -28,9 +27,11 @@ def _per_feature(n: NodeView, name: str, values: np.ndarray, features: int, defa
 def convert_scaler(ctx: Lowering, n: NodeView) -> Outputs:
     """y = (x - offset) * scale, i.e. affine with scale and -offset * scale (float64, rounded once)."""
     x = ctx.vector(n)
-    features = x.dims[0]
-    offset = _per_feature(n, "offset", n.floats_attr("offset"), features, 0.0)
-    scale = _per_feature(n, "scale", n.floats_attr("scale"), features, 1.0)
+    offset, scale = n.floats_attr("offset"), n.floats_attr("scale")
+    if offset.size != scale.size:
+        raise n.fail(f"offset has {offset.size} values but scale has {scale.size}; onnxruntime requires equal lengths")
+    offset = _per_feature(n, "offset", offset, x.dims[0])
+    scale = _per_feature(n, "scale", scale, x.dims[0])
     return (ctx.affine(n.outputs[0], x, scale, -offset * scale),)
 
 
@@ -56,14 +57,19 @@ def _probabilities_hint(n: NodeView) -> str:
 
 def _binary_classifier(ctx: Lowering, n: NodeView, x: Data, w: np.ndarray, b: np.ndarray,
                        transform: str) -> tuple[Data, Data]:
-    """One score row z: onnxruntime reports [1 - sigmoid(z), sigmoid(z)] (LOGISTIC) or [-z, z] (others)."""
-    hint = f"{n.hint}_scores"
+    """One score row z: label is positive iff z > 0; onnxruntime reports [1 - s, s].
+
+    s is sigmoid(z) for LOGISTIC and z itself otherwise (onnxruntime applies no
+    softmax to a single score). The label comes from argmax([0, z]), which
+    picks the positive class iff z > 0 exactly as onnxruntime does.
+    """
+    scores = two_class_scores(ctx, f"{n.hint}_scores", x, w, b)
     if transform == "LOGISTIC":
-        scores = two_class_scores(ctx, hint, x, w, b)
         return scores, softmax_of(ctx, _probabilities_hint(n), scores)
     weight = np.vstack([-as_float64(w), as_float64(w)])
-    scores = ctx.gemm(hint, x, weight, np.concatenate([-b, b]), f"{hint}_weight", f"{hint}_bias")
-    return scores, scores
+    bias = np.concatenate([1.0 - b, b])
+    hint = _probabilities_hint(n)
+    return scores, ctx.gemm(hint, x, weight, bias, f"{hint}_weight", f"{hint}_bias")
 
 
 def _multiclass_probabilities(n: NodeView, ctx: Lowering, scores: Data, transform: str) -> Data:

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+
 from ml2sc.ir import ops
 from ml2sc.ir.module import Constant, Module, Output, Value
 from ml2sc.ir.ops import OPS

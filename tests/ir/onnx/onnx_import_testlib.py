@@ -9,17 +9,26 @@ a misread op cannot hide inside float32 rounding.
 
 from __future__ import annotations
 
+import io
+import warnings
+from typing import TYPE_CHECKING
+
 import numpy as np
 import onnx
 import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
 from ml2sc.compiler.onnx_float64 import to_float64
 from ml2sc.ir.module import Module
 from ml2sc.ir.onnx import import_onnx
 from ml2sc.ir.reference import run_reference
-from onnx import TensorProto, helper, numpy_helper
+
+if TYPE_CHECKING:
+    import torch
 
 RTOL32 = ATOL32 = 1e-5
-TOL64 = 1e-9
+TOL64 = 1e-9  # nothing but float64 rounding separates the reference from a float64 twin...
+FOLDED64 = 1e-6  # ...unless the importer folded constants (alpha * B, 1 / c) into float32 once
 
 
 def rng(seed: int = 0) -> np.random.Generator:
@@ -39,7 +48,7 @@ def make_model(nodes: list[onnx.NodeProto], features: int = 4, *, initializers: 
     graph = helper.make_graph(
         nodes, name,
         [helper.make_tensor_value_info("X", input_type, shape)],
-        [helper.make_tensor_value_info(o[0], o[1], None) for o in outputs],
+        [helper.make_tensor_value_info(o[0], o[1], o[2] if len(o) > 2 else None) for o in outputs],
         initializer=list(initializers),
     )
     opsets = [helper.make_opsetid("", opset)]
@@ -51,15 +60,15 @@ def make_model(nodes: list[onnx.NodeProto], features: int = 4, *, initializers: 
 
 
 def _with_output_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Declare the graph outputs' shapes as shape inference finds them (the checker wants a shape)."""
+    """Declare undeclared graph output shapes as shape inference finds them (the checker wants one)."""
     inferred = onnx.shape_inference.infer_shapes(model)
     known = {v.name: v for v in (*inferred.graph.value_info, *inferred.graph.output)}
     for out in model.graph.output:
+        if out.type.tensor_type.HasField("shape"):
+            continue
         info = known.get(out.name)
-        if info is not None and info.type.tensor_type.HasField("shape"):
-            out.type.tensor_type.shape.CopyFrom(info.type.tensor_type.shape)
-        elif not out.type.tensor_type.HasField("shape"):
-            out.type.tensor_type.shape.SetInParent()  # rank unknown to inference: an empty shape
+        assert info is not None and info.type.tensor_type.HasField("shape"), f"declare the shape of output '{out.name}'"
+        out.type.tensor_type.shape.CopyFrom(info.type.tensor_type.shape)
     return model
 
 
@@ -87,7 +96,7 @@ def _compare(got: dict[str, np.ndarray], expected: dict[str, np.ndarray], rtol: 
 
 
 def check_model(model: onnx.ModelProto, x: np.ndarray, *, rtol: float = RTOL32, atol: float = ATOL32,
-                need_float64: bool = False) -> Module:
+                need_float64: bool = False, tol64: float = TOL64) -> Module:
     """Import ``model`` and compare the reference interpreter with onnxruntime on rows ``x``."""
     module = import_onnx(model)
     rows = np.asarray(x, dtype=np.float32)
@@ -103,7 +112,7 @@ def check_model(model: onnx.ModelProto, x: np.ndarray, *, rtol: float = RTOL32, 
         assert not need_float64, "to_float64 failed on a model that has double kernels"
         return module
     x64 = rows.astype(np.float64)
-    _compare(got, run_ort(twin, x64 if batched else x64[0]), TOL64, TOL64, "float64 onnxruntime")
+    _compare(got, run_ort(twin, x64 if batched else x64[0]), tol64, tol64, "float64 onnxruntime")
     return module
 
 
@@ -113,3 +122,72 @@ def mnemonics(module: Module) -> list[str]:
 
 def f32_values(array: np.ndarray) -> tuple[float, ...]:
     return tuple(float(v) for v in np.asarray(array).astype(np.float32).ravel())
+
+
+# -- PyTorch models (torch is imported lazily: it is an optional dependency) -----------------------
+
+
+def all_activations_mlp() -> torch.nn.Module:
+    """Every layer type the importer knows, with non-trivial BatchNorm statistics."""
+    import torch
+
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(6, 10), nn.BatchNorm1d(10), nn.ReLU(), nn.Dropout(0.3),
+        nn.Linear(10, 10), nn.LeakyReLU(0.1),
+        nn.Linear(10, 10), nn.Sigmoid(),
+        nn.Linear(10, 10), nn.Tanh(),
+        nn.Linear(10, 10), nn.Hardsigmoid(),
+        nn.Linear(10, 10), nn.ReLU6(),
+        nn.Linear(10, 4), nn.Softmax(dim=1),
+    )
+    _randomize_batchnorm(model[2])
+    return model.eval()
+
+
+def normalized_input_mlp() -> torch.nn.Module:
+    """BatchNorm straight on the input and a bias-free Linear (MatMul in the legacy exporter)."""
+    import torch
+
+    nn = torch.nn
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.BatchNorm1d(6), nn.Linear(6, 8, bias=False), nn.LeakyReLU(), nn.Linear(8, 3))
+    _randomize_batchnorm(model[0])
+    return model.eval()
+
+
+def _randomize_batchnorm(bn: torch.nn.BatchNorm1d) -> None:
+    import torch
+
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.3, 3)
+        bn.weight.uniform_(0.5, 2)
+        bn.bias.uniform_(-1, 1)
+
+
+def export_legacy(model: torch.nn.Module, opset: int | None) -> onnx.ModelProto:
+    """The TorchScript exporter (deprecated, still what most published models went through)."""
+    import torch
+
+    buffer = io.BytesIO()
+    kwargs = {} if opset is None else {"opset_version": opset}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, (torch.randn(8, 6),), buffer, dynamo=False, input_names=["features"],
+                          output_names=["scores"], dynamic_axes={"features": {0: "batch"}, "scores": {0: "batch"}}, **kwargs)
+    return onnx.load_model_from_string(buffer.getvalue())
+
+
+def export_dynamo(model: torch.nn.Module, opset: int | None) -> onnx.ModelProto:
+    """The torch.export-based exporter (needs onnxscript; runs offline)."""
+    import torch
+
+    kwargs = {} if opset is None else {"opset_version": opset}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(model, (torch.randn(8, 6),), dynamo=True, verbose=False, input_names=["features"],
+                                    output_names=["scores"], dynamic_shapes=({0: torch.export.Dim("batch")},), **kwargs)
+    return program.model_proto
