@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --disable-pip-version-check -q -e ".[frameworks,dev]"
 	touch $@
 
+# npm install (not npm ci) against the lock: npm 11 records only this platform's
+# optional anvil binary in the lock, which npm ci then rejects as out of sync.
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --no-save --loglevel=error
 	touch $@
 
 demo: setup

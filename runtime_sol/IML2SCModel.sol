@@ -8,7 +8,7 @@ pragma solidity ^0.8.24;
 interface IML2SCModel {
     /// @notice The input had the wrong number of values (or bytes, for packed input).
     error InputLength(uint256 expected, uint256 got);
-    /// @notice An input lies outside the range for which the compiler proved the kernels cannot overflow.
+    /// @notice An input lies outside [-2^k, 2^k), the range in which the compiler proved the kernels cannot overflow.
     error InputOutOfRange(uint256 index, int256 value);
 
     /// @notice One row in, all outputs of the model out.
@@ -24,10 +24,6 @@ interface IML2SCModel {
     /// @notice The predicted class: the model's label output if it has one, else the argmax of its
     /// first output (or output >= 0.5 for a single score).
     function classify(int256[] calldata x) external view returns (int256 label);
-
-    function numInputs() external view returns (uint256);
-
-    function numOutputs() external view returns (uint256);
 
     function inputScale() external view returns (uint256);
 

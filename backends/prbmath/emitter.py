@@ -32,6 +32,23 @@ PACKED_INPUT_BYTES = 8
 U = str(UNIT)
 
 
+TILE = 12  # inputs held on the stack at once (with temporaries, within the 16 reachable slots)
+
+
+def _chain(terms: list[tuple[str, int]]) -> str:
+    """sum of x * k as one nested expression.
+
+    Yul evaluates arguments right to left, so ``add(t0, add(t1, ...))`` keeps
+    the stack depth constant with no DUP/SWAP/POP per term. A negative weight k
+    is written ``not(|k| - 1)`` (= k): one NOT instead of a 32-byte immediate.
+    """
+    factors = [f"mul({x}, {k if k > 0 else f'not({-k - 1})'})" for x, k in terms]
+    expr = factors[-1]
+    for f in reversed(factors[:-1]):
+        expr = f"add({f}, {expr})"
+    return expr
+
+
 def _divisor_text(div: int) -> str:
     return str(div) if div == UNIT or div < 2**16 else f"shl({div.bit_length() - 1}, 1)"
 
@@ -67,10 +84,25 @@ class _Emitter:
         self.contract = contract
         self.model_hash = model_hash
         self.input_bits = input_bits
+        self.fused_relu = self._fusable_relus(module)
         self.layout: Layout = plan_layout(module)
+        for relu, gemm in self.fused_relu.items():  # a fused relu writes in place
+            self.layout.regions[relu] = self.layout.regions[gemm]
         self.w = SolidityWriter()
         self.n_in = module.inputs[0].type.size
         self.uses_fixedmath = any(isinstance(op, ops.Sigmoid | ops.Tanh | ops.Softmax) for op in module.ops)
+
+    @staticmethod
+    def _fusable_relus(module: Module) -> dict[str, str]:
+        """relu result -> gemm result, for each relu whose gemm feeds nothing else."""
+        fused = {}
+        for op in module.ops:
+            producer = module.producer(op.operands[0]) if isinstance(op, ops.Relu) else None
+            if isinstance(producer, ops.Gemm) and module.users(producer.result) == [op] and not any(
+                o.value == producer.result for o in module.outputs
+            ):
+                fused[op.result.name] = producer.result.name
+        return fused
 
     # ----------------------------------------------------------------- file
     def emit(self) -> str:
@@ -101,12 +133,12 @@ class _Emitter:
 
     def _constants(self) -> None:
         w, lay = self.w, self.layout
-        bound = 2**self.input_bits - 1
         w.line(f"uint256 internal constant N_IN = {self.n_in};")
         w.line(f"uint256 internal constant N_OUT = {lay.n_outputs};")
         w.line(f"uint256 internal constant PACKED_BYTES = {PACKED_INPUT_BYTES}; // per input in predictPacked")
-        w.comment("Inputs beyond +-INPUT_BOUND could overflow the unchecked kernels (proved by the compiler).")
-        w.line(f"int256 internal constant INPUT_BOUND = {bound};")
+        w.comment("Inputs must lie in [-2^INPUT_BITS, 2^INPUT_BITS): the compiler proved that the unchecked")
+        w.comment("kernels cannot overflow there; predict and predictBatch check it (InputOutOfRange).")
+        w.line(f"uint256 internal constant INPUT_BITS = {self.input_bits};")
         w.line(f"uint256 internal constant X = {_hex(lay.regions[self.m.inputs[0].name] + 32)}; // input vector")
         w.line(f"uint256 internal constant RESULT = {_hex(lay.result)}; // ABI-encoded int256[] result")
         w.line(f"uint256 internal constant MEM_END = {_hex(lay.end)};")
@@ -118,11 +150,6 @@ class _Emitter:
     # --------------------------------------------------------- entry points
     def _entry_points(self) -> None:
         w, lay = self.w, self.layout
-        with w.block("function numInputs() external pure returns (uint256)"):
-            w.line("return N_IN;")
-        with w.block("function numOutputs() external pure returns (uint256)"):
-            w.line("return N_OUT;")
-        w.blank()
         w.comment("One row of N_IN SD59x18 inputs -> N_OUT SD59x18 outputs.")
         with w.block("function predict(int256[] calldata x) external pure returns (int256[] memory)"):
             w.line("_loadRow(x);")
@@ -131,7 +158,7 @@ class _Emitter:
         w.blank()
         w.comment(f"Cheapest entry: inputs as {PACKED_INPUT_BYTES}-byte big-endian two's complement SD59x18 values.")
         with w.block("function predictPacked(bytes calldata x) external pure returns (int256[] memory)"):
-            w.line(f"if (x.length != {PACKED_INPUT_BYTES * self.n_in}) revert InputLength({PACKED_INPUT_BYTES * self.n_in}, x.length);")
+            w.line(f"if (x.length != {PACKED_INPUT_BYTES * self.n_in}) _lengthError({PACKED_INPUT_BYTES * self.n_in}, x.length);")
             with w.block('assembly ("memory-safe")'):
                 w.line("mstore(0x40, MEM_END)")
                 with w.block(f"for {{ let s := x.offset let d := X }} lt(d, {_hex(lay.element(self.m.inputs[0].name, self.n_in))}) {{ d := add(d, 32) s := add(s, PACKED_BYTES) }}"):
@@ -144,7 +171,7 @@ class _Emitter:
         w.comment("Many rows in one call: xs holds the rows back to back, and so does the result.")
         with w.block("function predictBatch(int256[] calldata xs) external pure returns (int256[] memory)"), w.block("unchecked"):
             w.line("uint256 rows = xs.length / N_IN;")
-            w.line("if (rows == 0 || rows * N_IN != xs.length) revert InputLength(N_IN, xs.length);")
+            w.line("if (rows == 0 || rows * N_IN != xs.length) _lengthError(N_IN, xs.length);")
             w.line("_checkRange(xs);")
             w.comment("the result buffer lives at MEM_END; reserve it so nothing else allocates over it")
             with w.block('assembly ("memory-safe")'):
@@ -190,7 +217,10 @@ class _Emitter:
         w.comment("The forward pass: reads the input vector at X, leaves the ABI-encoded result at RESULT.")
         with w.block("function _forward() private pure"):
             for i, op in enumerate(self.m.ops):
-                w.comment(f"layer {i}: {op.mnemonic} -> {op.result.type}")
+                if op.result.name in self.fused_relu:
+                    continue
+                relu = " + relu" if op.result.name in self.fused_relu.values() else ""
+                w.comment(f"layer {i}: {op.mnemonic}{relu} -> {op.result.type}")
                 self._lower(op)
             self._write_result()
 
@@ -217,32 +247,29 @@ class _Emitter:
         bias = self.m.constant(op.bias).values if op.bias else (0,) * len(rows)
         exact = rows and rows[0][1] != UNIT
         form = "exact float32 weights K/2^s" if exact else "SD59x18 weights, products at 1e36"
-        w.comment(f"y_j = sdiv(sum_i x_i * K_ji, D_j) + b_j for {len(rows)} outputs ({form}); one division each")
-        for j, ((ks, div), b) in enumerate(zip(rows, bias, strict=True)):
-            terms = [(i, k) for i, k in enumerate(ks) if k != 0]
+        w.comment(f"y_j = sdiv(sum_i x_i * K_ji, D_j) + b_j for {len(rows)} outputs ({form})")
+        n = op.input.type.size
+        tiles = [range(t0, min(t0 + TILE, n)) for t0 in range(0, n, TILE)]
+        started: set[int] = set()
+        for tile in tiles:
             with w.block("assembly"):
-                w.line(f"// output {j}: {len(terms)} nonzero weights, divisor {_divisor_text(div)}")
-                self._chain(terms, op)
-                total = f"sdiv(acc, {_divisor_text(div)})" if div != 1 else "acc"
-                w.line(f"mstore({_hex(self._out(op, j))}, {_plus(total, b)})")
-
-    def _chain(self, terms: list[tuple[int, int]], op: ops.Op) -> None:
-        """``acc := sum of x_i * k`` as one nested expression.
-
-        Yul evaluates arguments right to left, so ``add(t0, add(t1, ...))``
-        keeps the stack depth constant and needs no DUP/SWAP/POP per term.
-        A negative weight k is written ``not(|k| - 1)`` (= k): one NOT instead
-        of a 32-byte immediate.
-        """
-        if not terms:
-            self.w.line("let acc := 0")
-            return
-        factors = [(i, str(k) if k > 0 else f"not({-k - 1})") for i, k in terms]
-        *init, (i_last, f_last) = factors
-        self.w.line("let acc :=")
-        for i, f in init:
-            self.w.line(f"    add(mul({self._in(op, i)}, {f}),")
-        self.w.line(f"    mul({self._in(op, i_last)}, {f_last}){')' * len(init)}")
+                w.line(f"// inputs {tile[0]}..{tile[-1]} on the stack; partial sums accumulate in the output slots")
+                w.line(" ".join(f"let x{i - tile[0]} := {self._in(op, i)}" for i in tile))
+                for j, (ks, _) in enumerate(rows):
+                    terms = [(f"x{i - tile[0]}", ks[i]) for i in tile if ks[i]]
+                    if not terms:
+                        continue
+                    slot = _hex(self._out(op, j))
+                    w.line(f"mstore({slot}, {_chain(terms) if j not in started else f'add(mload({slot}), {_chain(terms)})'})")
+                    started.add(j)
+        relu = op.result.name in self.fused_relu.values()
+        with w.block("assembly"):
+            w.line("// one division per output, then the bias" + (", then relu (fused)" if relu else ""))
+            for j, (_, div) in enumerate(rows):
+                slot = _hex(self._out(op, j))
+                acc = f"mload({slot})" if j in started else "0"
+                y = _plus(f"sdiv({acc}, {_divisor_text(div)})" if div != 1 else acc, bias[j])
+                w.line(f"{{ let y := {y} mstore({slot}, mul(y, sgt(y, 0))) }}" if relu else f"mstore({slot}, {y})")
 
     def _affine(self, op: ops.Affine) -> None:
         s, o = self.m.constant(op.scale).values, self.m.constant(op.offset).values
@@ -323,12 +350,15 @@ class _Emitter:
         w.blank()
         w.comment("Checks the row length and range, then copies the row to X (shared by the int256[] entries).")
         with w.block("function _loadRow(int256[] calldata x) private pure"):
-            w.line("if (x.length != N_IN) revert InputLength(N_IN, x.length);")
+            w.line("if (x.length != N_IN) _lengthError(N_IN, x.length);")
             w.line("_checkRange(x);")
             w.line(f'assembly ("memory-safe") {{ mstore(0x40, MEM_END) calldatacopy(X, x.offset, {32 * self.n_in}) }}')
         w.blank()
-        w.comment("Reverts unless every value v of x has |v| <= INPUT_BOUND.")
-        w.comment("One unsigned comparison per value: v + B <= 2B exactly when -B <= v <= B.")
+        w.comment("One copy of the InputLength revert for every entry point.")
+        with w.block("function _lengthError(uint256 expected, uint256 got) private pure"):
+            w.line("revert InputLength(expected, got);")
+        w.comment("Reverts unless every value v of x lies in [-2^INPUT_BITS, 2^INPUT_BITS):")
+        w.comment("exactly then v >> INPUT_BITS (arithmetic) is 0 or -1, i.e. adding 1 gives 1 or 0.")
         with w.block("function _checkRange(int256[] calldata x) private pure"):
             self._range_loop("calldataload(add(x.offset, shl(5, i)))", "x.length")
         if self.input_bits < 8 * PACKED_INPUT_BYTES:
@@ -351,7 +381,7 @@ class _Emitter:
         w = self.w
         with w.block("assembly"), w.block(f"for {{ let i := 0 }} lt(i, {count}) {{ i := add(i, 1) }}"):
             w.line(f"let v := {load}")
-            with w.block("if gt(add(v, INPUT_BOUND), mul(2, INPUT_BOUND))"):
+            with w.block("if gt(add(sar(INPUT_BITS, v), 1), 1)"):
                 w.comment("revert InputOutOfRange(i, v)")
                 w.line(f"mstore(0, shl(224, 0x{selector})) mstore(4, i) mstore(36, v) revert(0, 68)")
 

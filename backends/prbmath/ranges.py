@@ -64,8 +64,8 @@ def value_bounds(module: Module, input_bound: int) -> dict[str, int] | None:
 
 
 def max_input_bits(module: Module) -> int:
-    """Largest k <= 127 such that inputs with |x| < 2^k provably cause no overflow (0 if none)."""
+    """Largest k <= 127 such that inputs in [-2^k, 2^k) provably cause no overflow (0 if none)."""
     for k in range(MAX_INPUT_BITS, 0, -1):
-        if value_bounds(module, 2**k - 1) is not None:
+        if value_bounds(module, 2**k) is not None:
             return k
     return 0

@@ -117,12 +117,12 @@ def test_wrong_length_reverts_with_named_error(chain) -> None:
 
 def test_out_of_range_input_reverts_with_named_error(chain) -> None:
     c = build(MODELS["relu-softmax"]())
-    bound = 2 ** int(c.program.metadata["input_bits"]) - 1
+    bound = 2 ** int(c.program.metadata["input_bits"])  # inputs must lie in [-bound, bound)
     d = c.deploy(chain)
-    row = [0, 0, bound + 1, 0, 0, 0]
+    row = [0, 0, bound, 0, 0, 0]
     with pytest.raises(Reverted) as e:
         chain.transact(d.address, _selector("predict(int256[])") + encode(["int256[]"], [row]))
     assert revert_selector(e) == _selector("InputOutOfRange(uint256,int256)")
-    assert decode(["uint256", "int256"], e.value.data[4:]) == (2, bound + 1)
-    ok = [0, 0, -bound, 0, 0, 0]
+    assert decode(["uint256", "int256"], e.value.data[4:]) == (2, bound)
+    ok = [0, bound - 1, -bound, 0, 0, 0]
     assert d.predict_raw([ok], packed=False) == c.simulate_raw([ok])
