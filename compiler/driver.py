@@ -8,7 +8,7 @@ bit-exactly, and deploys to a chain whose handle predicts and reports gas.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -83,9 +83,9 @@ class DeployedModel:
 
     def _calldata(self, row: list[int], packed: bool) -> bytes:
         if packed:
-            blob = self.compiled.backend.pack_row(row)  # type: ignore[attr-defined]
-            if blob is not None:
-                return _selector("predictPacked(bytes)") + encode(["bytes"], [blob])
+            words = self.compiled.backend.pack_row(row)  # type: ignore[attr-defined]
+            if words is not None:
+                return _selector("predictPacked(uint256[])") + encode(["uint256[]"], [words])
         return _selector("predict(int256[])") + encode(["int256[]"], [row])
 
     def predict_raw(self, rows: list[list[int]], packed: bool = True) -> list[list[int]]:
@@ -99,9 +99,12 @@ class DeployedModel:
         return out
 
     def predict_batch_raw(self, rows: list[list[int]]) -> list[list[int]]:
-        """All rows in one ``predictBatch`` transaction."""
-        flat = [v for row in rows for v in row]
-        tx = self.chain.transact(self.address, _selector("predictBatch(int256[])") + encode(["int256[]"], [flat]))
+        """All rows in one ``predictBatch`` transaction (rows packed as for predictPacked)."""
+        packed = [self.compiled.backend.pack_row(row) for row in rows]  # type: ignore[attr-defined]
+        if any(p is None for p in packed):
+            raise Ml2scError("predictBatch takes packed int64 inputs; a value does not fit (use predict per row)")
+        flat = [w for p in packed for w in p]  # type: ignore[union-attr]
+        tx = self.chain.transact(self.address, _selector("predictBatch(uint256[])") + encode(["uint256[]"], [flat]))
         self.gas.batch, self.gas.batch_rows = tx.gas_used, len(rows)
         ys = list(decode(["int256[]"], tx.output)[0])
         n = self.compiled.program.n_outputs
@@ -146,7 +149,16 @@ class CompiledModel:
         result = compile_solidity(self.program.sources)
         if result.warnings:
             raise Ml2scError(f"generated Solidity compiled with warnings: {result.warnings[0].splitlines()[0]}")
-        return result[self.program.contract_name]
+        contract = result[self.program.contract_name]
+        interface = self.program.metadata.get("abi_interface")
+        if not interface:
+            return contract
+        # The contract serves the interface's functions with hand-written return data; its
+        # callers need the interface's ABI (same selectors, declared return types).
+        iface_abi = result[interface].abi
+        names = {(item.get("type"), item.get("name")) for item in iface_abi}
+        extra = [item for item in contract.abi if (item.get("type"), item.get("name")) not in names]
+        return replace(contract, abi=iface_abi + extra)
 
     def quantize(self, x: np.ndarray) -> list[list[int]]:
         return self.backend.quantize_inputs(self.ir, np.asarray(x))

@@ -14,12 +14,14 @@ interface IML2SCModel {
     /// @notice One row in, all outputs of the model out.
     function predict(int256[] calldata x) external view returns (int256[] memory y);
 
-    /// @notice Like predict, but the row is packed: each input as a fixed-width big-endian
-    /// two's complement integer (8 bytes for the prbmath backend). Cheapest in calldata gas.
-    function predictPacked(bytes calldata x) external view returns (int256[] memory y);
+    /// @notice Like predict, but the row is packed four inputs to a word: each an int64 lane
+    /// (big-endian two's complement, first input in the most significant lane; the last word
+    /// is zero-padded). A quarter of predict's calldata; inputs beyond int64 need predict.
+    function predictPacked(uint256[] calldata row) external view returns (int256[] memory y);
 
-    /// @notice Many rows at once: xs holds rows back to back, ys the outputs of each row back to back.
-    function predictBatch(int256[] calldata xs) external view returns (int256[] memory ys);
+    /// @notice Many rows at once: rows packed as for predictPacked, back to back; ys holds the
+    /// outputs of each row back to back.
+    function predictBatch(uint256[] calldata rows) external view returns (int256[] memory ys);
 
     /// @notice The predicted class: the model's label output if it has one, else the argmax of its
     /// first output (or output >= 0.5 for a single score).

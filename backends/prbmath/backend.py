@@ -52,9 +52,12 @@ class PrbMathBackend(Backend):
         return [simulator.simulate_row(module, row) for row in rows]
 
     @staticmethod
-    def pack_row(row: list[int]) -> bytes | None:
-        """The predictPacked encoding of a row, or None if a value does not fit the packed width."""
+    def pack_row(row: list[int]) -> list[int] | None:
+        """The predictPacked words of a row (four int64 lanes each, first value most significant),
+        or None if a value does not fit in int64."""
         limit = 2 ** (8 * PACKED_INPUT_BYTES - 1)
         if any(not -limit <= v < limit for v in row):
             return None
-        return b"".join(v.to_bytes(PACKED_INPUT_BYTES, "big", signed=True) for v in row)
+        padded = list(row) + [0] * (-len(row) % 4)
+        blob = b"".join(v.to_bytes(PACKED_INPUT_BYTES, "big", signed=True) for v in padded)
+        return [int.from_bytes(blob[i : i + 32], "big") for i in range(0, len(blob), 32)]

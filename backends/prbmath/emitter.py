@@ -35,18 +35,32 @@ U = str(UNIT)
 TILE = 12  # inputs held on the stack at once (with temporaries, within the 16 reachable slots)
 
 
-def _chain(terms: list[tuple[str, int]]) -> str:
-    """sum of x * k as one nested expression.
+def _sum(terms: list[tuple[str, int]]) -> str:
+    """x0 * k0 + x1 * k1 + ... (all k > 0) as one nested expression.
 
     Yul evaluates arguments right to left, so ``add(t0, add(t1, ...))`` keeps
-    the stack depth constant with no DUP/SWAP/POP per term. A negative weight k
-    is written ``not(|k| - 1)`` (= k): one NOT instead of a 32-byte immediate.
+    the stack depth constant with no DUP/SWAP/POP per term.
     """
-    factors = [f"mul({x}, {k if k > 0 else f'not({-k - 1})'})" for x, k in terms]
+    factors = [f"mul({x}, {k})" for x, k in terms]
     expr = factors[-1]
     for f in reversed(factors[:-1]):
         expr = f"add({f}, {expr})"
     return expr
+
+
+def _update(acc: str | None, terms: list[tuple[str, int]]) -> str:
+    """acc + sum of x * k, with the negative weights summed apart and subtracted once.
+
+    One SUB per tile instead of one NOT per negative weight (and no 32-byte immediates).
+    """
+    pos = [(x, k) for x, k in terms if k > 0]
+    neg = [(x, -k) for x, k in terms if k < 0]
+    expr = _sum(pos) if pos else None
+    if acc is not None:
+        expr = f"add({acc}, {expr})" if expr else acc
+    if neg:
+        expr = f"sub({expr or 0}, {_sum(neg)})"
+    return expr or "0"
 
 
 def _divisor_text(div: int) -> str:
@@ -84,13 +98,31 @@ class _Emitter:
         self.contract = contract
         self.model_hash = model_hash
         self.input_bits = input_bits
+        self.first_in_place = False
         self.fused_relu = self._fusable_relus(module)
         self.layout: Layout = plan_layout(module)
         for relu, gemm in self.fused_relu.items():  # a fused relu writes in place
             self.layout.regions[relu] = self.layout.regions[gemm]
+        self._place_first_output()
         self.w = SolidityWriter()
         self.n_in = module.inputs[0].type.size
+        self.packed_words = (self.n_in + 3) // 4
         self.uses_fixedmath = any(isinstance(op, ops.Sigmoid | ops.Tanh | ops.Softmax) for op in module.ops)
+
+    def _place_first_output(self) -> None:
+        """Compute the first output straight into the result buffer: no copy at the end.
+
+        Its region's length word then sits on the result's length word, which
+        _write_result rewrites last (only softmax uses that word, and only while it runs).
+        """
+        first = self.m.outputs[0].value.name
+        if first == self.m.inputs[0].name:
+            return
+        names = [first] + [r for r, g in self.fused_relu.items() if g == first or r == first]
+        names += [g for r, g in self.fused_relu.items() if r == first]
+        for name in set(names):
+            self.layout.regions[name] = self.layout.result + 32
+        self.first_in_place = True
 
     @staticmethod
     def _fusable_relus(module: Module) -> dict[str, str]:
@@ -117,7 +149,10 @@ class _Emitter:
         if self.uses_fixedmath:
             w.line('import { FixedMath } from "ml2sc/FixedMath.sol";')
         w.blank()
-        with w.block(f"contract {self.contract} is IML2SCModel"):
+        w.comment("Implements IML2SCModel. The functions returning int256[] write their ABI-encoded result")
+        w.comment("from assembly and so declare no Solidity return type (that saves solc's unreachable")
+        w.comment("encoder, ~84 bytes); the artifact's ABI is IML2SCModel's, whose selectors they match.")
+        with w.block(f"contract {self.contract}"):
             self._constants()
             self._entry_points()
             self._forward()
@@ -135,7 +170,6 @@ class _Emitter:
         w, lay = self.w, self.layout
         w.line(f"uint256 internal constant N_IN = {self.n_in};")
         w.line(f"uint256 internal constant N_OUT = {lay.n_outputs};")
-        w.line(f"uint256 internal constant PACKED_BYTES = {PACKED_INPUT_BYTES}; // per input in predictPacked")
         w.comment("Inputs must lie in [-2^INPUT_BITS, 2^INPUT_BITS): the compiler proved that the unchecked")
         w.comment("kernels cannot overflow there; predict and predictBatch check it (InputOutOfRange).")
         w.line(f"uint256 internal constant INPUT_BITS = {self.input_bits};")
@@ -151,37 +185,38 @@ class _Emitter:
     def _entry_points(self) -> None:
         w, lay = self.w, self.layout
         w.comment("One row of N_IN SD59x18 inputs -> N_OUT SD59x18 outputs.")
-        with w.block("function predict(int256[] calldata x) external pure returns (int256[] memory)"):
+        with w.block("function predict(int256[] calldata x) external pure"):
             w.line("_loadRow(x);")
             w.line("_forward();")
             w.line(f"assembly {{ return(RESULT, {lay.result_bytes}) }}")
         w.blank()
-        w.comment(f"Cheapest entry: inputs as {PACKED_INPUT_BYTES}-byte big-endian two's complement SD59x18 values.")
-        with w.block("function predictPacked(bytes calldata x) external pure returns (int256[] memory)"):
-            w.line(f"if (x.length != {PACKED_INPUT_BYTES * self.n_in}) _lengthError({PACKED_INPUT_BYTES * self.n_in}, x.length);")
-            with w.block('assembly ("memory-safe")'):
-                w.line("mstore(0x40, MEM_END)")
-                with w.block(f"for {{ let s := x.offset let d := X }} lt(d, {_hex(lay.element(self.m.inputs[0].name, self.n_in))}) {{ d := add(d, 32) s := add(s, PACKED_BYTES) }}"):
-                    w.line(f"mstore(d, sar({256 - 8 * PACKED_INPUT_BYTES}, calldataload(s)))")
-            if self.input_bits < 8 * PACKED_INPUT_BYTES:
-                w.line("_checkMemoryRange();")
+        words = self.packed_words
+        w.comment(f"Cheapest entry: the row packed as {words} words of four int64 lanes (SD59x18, first input")
+        w.comment("in the most significant lane): a quarter of the calldata of predict, no range check needed.")
+        with w.block("function predictPacked(uint256[] calldata row) external pure"):
+            w.line(f"if (row.length != {words}) _lengthError({words}, row.length);")
+            w.line("uint256 offset;")
+            w.line('assembly ("memory-safe") { mstore(0x40, MEM_END) offset := row.offset }')
+            w.line("_unpack(offset);")
             w.line("_forward();")
             w.line(f"assembly {{ return(RESULT, {lay.result_bytes}) }}")
         w.blank()
-        w.comment("Many rows in one call: xs holds the rows back to back, and so does the result.")
-        with w.block("function predictBatch(int256[] calldata xs) external pure returns (int256[] memory)"), w.block("unchecked"):
-            w.line("uint256 rows = xs.length / N_IN;")
-            w.line("if (rows == 0 || rows * N_IN != xs.length) _lengthError(N_IN, xs.length);")
-            w.line("_checkRange(xs);")
+        w.comment(f"Many rows in one call: rows packed as in predictPacked, {words} words each, back to back;")
+        w.comment("the result holds the outputs of each row back to back.")
+        with w.block("function predictBatch(uint256[] calldata rows) external pure"), w.block("unchecked"):
+            w.line(f"uint256 n = rows.length / {words};")
+            w.line(f"if (n == 0 || n * {words} != rows.length) _lengthError({words}, rows.length);")
             w.comment("the result buffer lives at MEM_END; reserve it so nothing else allocates over it")
             with w.block('assembly ("memory-safe")'):
-                w.line(f"mstore(MEM_END, 0x20) mstore({_hex(lay.end + 32)}, mul(rows, N_OUT))")
-                w.line(f"mstore(0x40, add({_hex(lay.end + 64)}, mul(rows, {32 * lay.n_outputs})))")
-            with w.block("for (uint256 r; r < rows; ++r)"):
-                w.line(f'assembly ("memory-safe") {{ calldatacopy(X, add(xs.offset, mul(r, {32 * self.n_in})), {32 * self.n_in}) }}')
+                w.line(f"mstore(MEM_END, 0x20) mstore({_hex(lay.end + 32)}, mul(n, N_OUT))")
+                w.line(f"mstore(0x40, add({_hex(lay.end + 64)}, mul(n, {32 * lay.n_outputs})))")
+            w.line("uint256 offset;")
+            w.line('assembly ("memory-safe") { offset := rows.offset }')
+            with w.block("for (uint256 r; r < n; ++r)"):
+                w.line(f"_unpack(offset + r * {32 * words});")
                 w.line("_forward();")
                 w.line(f'assembly ("memory-safe") {{ mcopy(add({_hex(lay.end + 64)}, mul(r, {32 * lay.n_outputs})), {_hex(lay.result_data)}, {32 * lay.n_outputs}) }}')
-            w.line(f"assembly {{ return(MEM_END, add(64, mul(rows, {32 * lay.n_outputs}))) }}")
+            w.line(f"assembly {{ return(MEM_END, add(64, mul(n, {32 * lay.n_outputs}))) }}")
         w.blank()
         self._classify()
 
@@ -249,27 +284,36 @@ class _Emitter:
         form = "exact float32 weights K/2^s" if exact else "SD59x18 weights, products at 1e36"
         w.comment(f"y_j = sdiv(sum_i x_i * K_ji, D_j) + b_j for {len(rows)} outputs ({form})")
         n = op.input.type.size
+        relu = op.result.name in self.fused_relu.values()
         tiles = [range(t0, min(t0 + TILE, n)) for t0 in range(0, n, TILE)]
+        last_tile = {j: max((t for t, tile in enumerate(tiles) if any(ks[i] for i in tile)), default=-1)
+                     for j, (ks, _) in enumerate(rows)}
         started: set[int] = set()
-        for tile in tiles:
+        for t, tile in enumerate(tiles):
             with w.block("assembly"):
                 w.line(f"// inputs {tile[0]}..{tile[-1]} on the stack; partial sums accumulate in the output slots")
                 w.line(" ".join(f"let x{i - tile[0]} := {self._in(op, i)}" for i in tile))
-                for j, (ks, _) in enumerate(rows):
+                for j, (ks, div) in enumerate(rows):
                     terms = [(f"x{i - tile[0]}", ks[i]) for i in tile if ks[i]]
                     if not terms:
                         continue
                     slot = _hex(self._out(op, j))
-                    w.line(f"mstore({slot}, {_chain(terms) if j not in started else f'add(mload({slot}), {_chain(terms)})'})")
+                    acc = _update(f"mload({slot})" if j in started else None, terms)
                     started.add(j)
-        relu = op.result.name in self.fused_relu.values()
-        with w.block("assembly"):
-            w.line("// one division per output, then the bias" + (", then relu (fused)" if relu else ""))
-            for j, (_, div) in enumerate(rows):
-                slot = _hex(self._out(op, j))
-                acc = f"mload({slot})" if j in started else "0"
-                y = _plus(f"sdiv({acc}, {_divisor_text(div)})" if div != 1 else acc, bias[j])
-                w.line(f"{{ let y := {y} mstore({slot}, mul(y, sgt(y, 0))) }}" if relu else f"mstore({slot}, {y})")
+                    if t == last_tile[j]:
+                        self._finish(slot, acc, div, bias[j], relu)
+                    else:
+                        w.line(f"mstore({slot}, {acc})")
+        untouched = [j for j in range(len(rows)) if j not in started]
+        if untouched:
+            with w.block("assembly"):
+                for j in untouched:
+                    self._finish(_hex(self._out(op, j)), "0", rows[j][1], bias[j], relu)
+
+    def _finish(self, slot: str, acc: str, div: int, bias: int, relu: bool) -> None:
+        """Store sdiv(acc, D) + b (and relu if fused): the output's one division."""
+        y = _plus(f"sdiv({acc}, {_divisor_text(div)})" if div != 1 else acc, bias)
+        self.w.line(f"{{ let y := {y} mstore({slot}, mul(y, sgt(y, 0))) }}" if relu else f"mstore({slot}, {y})")
 
     def _affine(self, op: ops.Affine) -> None:
         s, o = self.m.constant(op.scale).values, self.m.constant(op.offset).values
@@ -339,8 +383,11 @@ class _Emitter:
         lay = self.layout
         with self.w.block('assembly ("memory-safe")'):
             self.w.line(f"mstore(RESULT, 0x20) mstore({_hex(lay.result + 32)}, N_OUT)")
-            for slot in self.output_slots():
-                out = next(o for o in self.m.outputs if o.name == slot.name)
+            for k, slot in enumerate(self.output_slots()):
+                if k == 0 and self.first_in_place:
+                    self.w.line(f"// '{slot.name}' was computed in place")
+                    continue
+                out = self.m.outputs[k]
                 src = lay.element(out.value.name, 0)
                 self.w.line(f"mcopy({_hex(lay.result_data + 32 * slot.offset)}, {_hex(src)}, {32 * slot.size}) // {slot.name}")
 
@@ -354,9 +401,17 @@ class _Emitter:
             w.line("_checkRange(x);")
             w.line(f'assembly ("memory-safe") {{ mstore(0x40, MEM_END) calldatacopy(X, x.offset, {32 * self.n_in}) }}')
         w.blank()
+        w.comment("Unpacks four int64 lanes per word into the input vector at X (its region is padded to 4).")
+        with w.block("function _unpack(uint256 offset) private pure"):
+            with w.block("assembly"), w.block(f"for {{ let s := offset let d := X }} lt(d, {_hex(self.layout.element(self.m.inputs[0].name, 4 * self.packed_words))}) {{ s := add(s, 32) d := add(d, 128) }}"):
+                w.line("let v := calldataload(s)")
+                w.line("mstore(d, sar(192, v)) mstore(add(d, 32), sar(192, shl(64, v)))")
+                w.line("mstore(add(d, 64), sar(192, shl(128, v))) mstore(add(d, 96), signextend(7, v))")
+            if self.input_bits < 64:
+                w.line("_checkMemoryRange();")
         w.comment("One copy of the InputLength revert for every entry point.")
         with w.block("function _lengthError(uint256 expected, uint256 got) private pure"):
-            w.line("revert InputLength(expected, got);")
+            w.line("revert IML2SCModel.InputLength(expected, got);")
         w.comment("Reverts unless every value v of x lies in [-2^INPUT_BITS, 2^INPUT_BITS):")
         w.comment("exactly then v >> INPUT_BITS (arithmetic) is 0 or -1, i.e. adding 1 gives 1 or 0.")
         with w.block("function _checkRange(int256[] calldata x) private pure"):
@@ -408,5 +463,5 @@ def emit_program(module: Module, contract: str, model_hash: str, input_bits: int
         input_decimals=18,
         packed_input_bytes=PACKED_INPUT_BYTES,
         outputs=e.output_slots(),
-        metadata={"input_bits": str(input_bits)},
+        metadata={"input_bits": str(input_bits), "abi_interface": "ml2sc/IML2SCModel.sol:IML2SCModel"},
     )

@@ -40,6 +40,9 @@ def plan_layout(module: Module) -> Layout:
     regions: dict[str, int] = {}
     for v in (*module.inputs, *(op.result for op in module.ops)):
         regions[v.name] = addr
-        addr += 32 * (1 + max(v.type.size, 1))
+        size = max(v.type.size, 1)
+        if v in module.inputs:
+            size = -(-size // 4) * 4  # packed rows unpack four lanes at a time
+        addr += 32 * (1 + size)
     n_out = sum(max(o.value.type.size, 1) for o in module.outputs)
     return Layout(regions, addr, n_out, addr + 64 + 32 * n_out)

@@ -108,10 +108,10 @@ def test_wrong_length_reverts_with_named_error(chain) -> None:
     assert revert_selector(e) == _selector("InputLength(uint256,uint256)")
     assert decode(["uint256", "uint256"], e.value.data[4:]) == (6, 3)
     with pytest.raises(Reverted) as e:
-        chain.transact(d.address, _selector("predictPacked(bytes)") + encode(["bytes"], [b"\x01" * 7]))
+        chain.transact(d.address, _selector("predictPacked(uint256[])") + encode(["uint256[]"], [[1] * 3]))
     assert revert_selector(e) == _selector("InputLength(uint256,uint256)")
     with pytest.raises(Reverted) as e:
-        chain.transact(d.address, _selector("predictBatch(int256[])") + encode(["int256[]"], [[0] * 7]))
+        chain.transact(d.address, _selector("predictBatch(uint256[])") + encode(["uint256[]"], [[0] * 3]))
     assert revert_selector(e) == _selector("InputLength(uint256,uint256)")
 
 
