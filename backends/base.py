@@ -66,3 +66,8 @@ class Backend:
     def simulate(self, module: Module, rows: list[list[int]]) -> list[list[int]]:
         """Bit-exact model of the emitted contract: integer inputs -> flat integer outputs."""
         raise NotImplementedError
+
+    def pack_row(self, row: list[int]) -> list[int] | None:
+        """The words ``predictPacked(uint256[])`` takes for this row, or None when the backend
+        has no packed form or a value does not fit (callers then use ``predict``)."""
+        return None

@@ -30,8 +30,11 @@ def _selector(signature: str) -> bytes:
     return keccak(text=signature)[:4]
 
 
-def decode_outputs(program: Program, flat_rows: list[list[int]]) -> dict[str, np.ndarray]:
-    """Flat integer outputs per row -> arrays keyed and typed as onnxruntime returns them."""
+def decode_outputs(program: Program, flat_rows: list[list[int]], exact: bool = False) -> dict[str, np.ndarray]:
+    """Flat integer outputs per row -> arrays keyed and typed as onnxruntime returns them.
+
+    ``exact`` keeps real outputs in float64 (validation compares the contract's numbers,
+    not their float32 copies)."""
     result: dict[str, np.ndarray] = {}
     for slot in program.outputs:
         values = [row[slot.offset : slot.offset + slot.size] for row in flat_rows]
@@ -39,7 +42,7 @@ def decode_outputs(program: Program, flat_rows: list[list[int]]) -> dict[str, np
             arr = np.asarray(values, dtype=np.int64)
         else:
             arr = np.asarray(values, dtype=object).astype(np.float64) / 10**slot.decimals
-            arr = arr.astype(np.float32)
+            arr = arr if exact else arr.astype(np.float32)
         result[slot.name] = arr.reshape((len(flat_rows), *slot.shape))
     return result
 
@@ -83,7 +86,7 @@ class DeployedModel:
 
     def _calldata(self, row: list[int], packed: bool) -> bytes:
         if packed:
-            words = self.compiled.backend.pack_row(row)  # type: ignore[attr-defined]
+            words = self.compiled.backend.pack_row(row)
             if words is not None:
                 return _selector("predictPacked(uint256[])") + encode(["uint256[]"], [words])
         return _selector("predict(int256[])") + encode(["int256[]"], [row])
@@ -100,7 +103,7 @@ class DeployedModel:
 
     def predict_batch_raw(self, rows: list[list[int]]) -> list[list[int]]:
         """All rows in one ``predictBatch`` transaction (rows packed as for predictPacked)."""
-        packed = [self.compiled.backend.pack_row(row) for row in rows]  # type: ignore[attr-defined]
+        packed = [self.compiled.backend.pack_row(row) for row in rows]
         if any(p is None for p in packed):
             raise Ml2scError("predictBatch takes packed int64 inputs; a value does not fit (use predict per row)")
         flat = [w for p in packed for w in p]  # type: ignore[union-attr]
@@ -199,7 +202,6 @@ def compile(  # noqa: A001 - the public name the design promises
     backend: str = "prbmath",
     pipeline: str | None = None,
     name: str | None = None,
-    calibration: np.ndarray | None = None,
 ) -> CompiledModel:
     """ONNX model (or path) -> CompiledModel for ``backend`` (default pipeline unless given)."""
     float_ir, onnx_model = load_onnx_ir(model, name=name)

@@ -92,7 +92,7 @@ def validate(
         on_chain.extend(deployed.predict_raw([row]))
     same = sum(a == b for a, b in zip(on_chain, simulated, strict=True))
     ref, precision = onnx_reference(compiled.onnx_model, x)
-    got = decode_outputs(compiled.program, on_chain)
+    got = decode_outputs(compiled.program, on_chain, exact=True)
     report = ValidationReport(len(rows), same, precision, gas=deployed.gas.summary())
     for name, arr in got.items():
         if name in ref:

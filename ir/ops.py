@@ -17,13 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, ClassVar
 
+from ml2sc.ir.errors import Ml2scError
 from ml2sc.ir.types import FixedType, FloatType, IntType, TensorType
 
 if TYPE_CHECKING:
     from ml2sc.ir.module import Constant, Module, Value
 
 
-class VerifyError(ValueError):
+class VerifyError(Ml2scError, ValueError):
     """Raised for IR that breaks an op's or the module's invariants."""
 
 

@@ -15,6 +15,8 @@ from ml2sc.ir.module import Module
 
 @dataclass(frozen=True)
 class ModulePass:
+    """A module-to-module rewrite (subclasses document themselves in their docstring)."""
+
     name: ClassVar[str] = ""
 
     def apply(self, module: Module) -> Module:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
@@ -34,7 +35,9 @@ class PrbMathBackend(Backend):
         bits = ranges.max_input_bits(module)
         if bits == 0:
             raise Ml2scError("prbmath backend: the weights are so large that even tiny inputs could overflow int256")
-        model_hash = "0x" + keccak(text=print_module(module)).hex()
+        # The hash covers the model, not where it was read from: drop the source path.
+        portable = replace(module, attributes=tuple(a for a in module.attributes if a[0] != "source"))
+        model_hash = "0x" + keccak(text=print_module(portable)).hex()
         return emit_program(module, contract_name(module), model_hash, bits)
 
     def _check(self, module: Module) -> None:
@@ -51,8 +54,7 @@ class PrbMathBackend(Backend):
     def simulate(self, module: Module, rows: list[list[int]]) -> list[list[int]]:
         return [simulator.simulate_row(module, row) for row in rows]
 
-    @staticmethod
-    def pack_row(row: list[int]) -> list[int] | None:
+    def pack_row(self, row: list[int]) -> list[int] | None:
         """The predictPacked words of a row (four int64 lanes each, first value most significant),
         or None if a value does not fit in int64."""
         limit = 2 ** (8 * PACKED_INPUT_BYTES - 1)

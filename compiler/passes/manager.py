@@ -32,6 +32,8 @@ def _convert(cls: type, name: str, field: str, text: str) -> object:
         if kind in ("float", "<class 'float'>"):
             return float(text)
         if kind in ("bool", "<class 'bool'>"):
+            if text.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(text)
             return text.lower() in ("1", "true", "yes", "on")
     except ValueError:
         raise PipelineError(f"pass '{name}': option {field}={text!r} is not a {kind}") from None
@@ -53,7 +55,10 @@ def parse_pipeline(text: str) -> list[ModulePass]:
         for item in filter(None, (s.strip() for s in (opts or "").split(","))):
             key, _, value = item.partition("=")
             kwargs[key.strip()] = _convert(cls, name, key.strip(), value.strip())
-        result.append(cls(**kwargs))
+        try:
+            result.append(cls(**kwargs))
+        except TypeError as e:
+            raise PipelineError(f"pass '{name}': {e}") from None
         pos = m.end()
     return result
 
