@@ -104,8 +104,8 @@ def _cache_dir() -> Path:
 
 
 def _native_solc() -> str | None:
-    """A native solc on PATH of exactly the pinned version, if any."""
-    path = shutil.which("solc")
+    """A native solc of exactly the pinned version: $ML2SC_SOLC, else ``solc`` on PATH."""
+    path = os.environ.get("ML2SC_SOLC") or shutil.which("solc")
     if not path:
         return None
     try:
@@ -143,21 +143,33 @@ def _resolve_imports(std_input: dict) -> dict:
     return std_input
 
 
-def _run_compiler(std_input: dict) -> dict:
-    native = _native_solc()
-    payload = json.dumps(std_input)
-    if native:
-        cmd = [native, "--standard-json"]
-    else:
-        script = Path(__file__).with_name("solcjs_compile.js")
-        cmd = ["node", str(script), str(node_modules_dir())]
+def _run_native(path: str, std_input: dict) -> dict:
+    """The native compiler through py-solc-x (the import-free input needs no paths)."""
+    import solcx
+    from solcx.exceptions import SolcError as PySolcError
+
     try:
-        proc = subprocess.run(cmd, input=payload, capture_output=True, text=True, timeout=600)
+        return solcx.compile_standard(std_input, solc_binary=path, allow_empty=True)
+    except PySolcError as e:
+        raise SolcError(f"solc ({path}) failed: {str(e).strip().splitlines()[0]}") from None
+
+
+def _run_solcjs(std_input: dict) -> dict:
+    script = Path(__file__).with_name("solcjs_compile.js")
+    cmd = ["node", str(script), str(node_modules_dir())]
+    try:
+        proc = subprocess.run(cmd, input=json.dumps(std_input), capture_output=True, text=True, timeout=600)
     except FileNotFoundError as e:
-        raise SolcError(f"cannot run the Solidity compiler ({cmd[0]}): {e}") from None
+        raise SolcError(f"cannot run solcjs with node: {e}") from None
     if proc.returncode != 0 or not proc.stdout.strip():
-        raise SolcError(f"Solidity compiler failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+        raise SolcError(f"solcjs failed: {(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
     return json.loads(proc.stdout)
+
+
+def _run_compiler(std_input: dict) -> dict:
+    """Native solc of the pinned version when on PATH (via py-solc-x), else solcjs from node_modules."""
+    native = _native_solc()
+    return _run_native(native, std_input) if native else _run_solcjs(std_input)
 
 
 def compile_solidity(sources: dict[str, str]) -> CompileResult:

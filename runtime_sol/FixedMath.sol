@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.19;
 
+// PRBMath's own SD59x18 constants: this library reproduces PRBMath's exp on their values.
+import { uEXP_MIN_THRESHOLD, uLOG2_E, uUNIT } from "@prb/math/src/sd59x18/Constants.sol";
+
 /// @notice `FixedMath.expNeg` was given a positive argument. Callers only ever pass x <= 0
 /// (sigmoid, tanh and softmax are written so that they do); a positive x is a bug in the caller.
 /// It is raised from assembly (16 bytes instead of ~40), so the compiler does not add it to the
@@ -75,11 +78,11 @@ library FixedMath {
             }
             let a := sub(0, x)
             // a <= -EXP_MIN_THRESHOLD; otherwise result stays 0 (PRBMath returns ZERO).
-            if iszero(gt(a, 41446531673892822322)) {
-                let u := 1000000000000000000
+            if iszero(gt(a, sub(0, uEXP_MIN_THRESHOLD))) { // unsigned: a = 2^255 for x = type(int256).min
+                let u := uUNIT
                 // nt = not(t): testing the complement lets `if iszero(and(..))` compile without an
                 // ISZERO. a * LOG2_E < 2^126 and z << 64 < 2^130: no overflow.
-                let nt := not(div(shl(64, div(mul(a, 1442695040888963407), u)), u))
+                let nt := not(div(shl(64, div(mul(a, uLOG2_E), u)), u))
                 let r := shl(191, 1) // 0.5 in 192.64 format, as in Common.exp2
                 let s64 := 64
                 let q := add(table, 32) // column of the current byte in row 0
@@ -123,7 +126,7 @@ library FixedMath {
         }
         int256 e = expNeg(n);
         assembly ("memory-safe") {
-            let u := 1000000000000000000
+            let u := uUNIT
             // numerator: u for x >= 0, e for x < 0 (u + (e - u) when m = -1)
             y := div(mul(add(u, and(sar(255, x), sub(e, u))), u), add(u, e))
         }
@@ -149,7 +152,7 @@ library FixedMath {
         }
         int256 e = expNeg(n);
         assembly ("memory-safe") {
-            let u := 1000000000000000000
+            let u := uUNIT
             let t := div(mul(sub(u, e), u), add(u, e))
             let m := sar(255, x)
             y := sub(xor(t, m), m) // -t for x < 0
@@ -189,7 +192,7 @@ library FixedMath {
             }
         }
         assembly ("memory-safe") {
-            let u := 1000000000000000000
+            let u := uUNIT
             for { let p := first } iszero(gt(p, last)) { p := add(p, 0x20) } {
                 mstore(p, div(mul(mload(p), u), s))
             }
