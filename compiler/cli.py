@@ -116,12 +116,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _print_gas(report: dict) -> None:
     from rich.table import Table
 
-    table = Table(title=f"gas — {report['contract']} ({report['backend']}, {report['chain']} chain)")
-    table.add_column("what")
+    table = Table(title=f"{report['contract']}: gas ({report['backend']}, {report['chain']} chain)")
+    table.add_column("")
     table.add_column("gas", justify="right")
-    for key in ("deploy_gas", "runtime_bytes", "inference_gas_mean", "inference_gas_max", "inference_exec_gas_max", "inferences"):
+    labels = {
+        "deploy_gas": "deployment (all weights in code)",
+        "runtime_bytes": "runtime code size (bytes)",
+        "inference_gas_mean": "inference, mean per transaction",
+        "inference_gas_max": "inference, max per transaction",
+        "inference_gas_beyond_base_max": "  max beyond the 21,000 base",
+        "inference_exec_gas_max": "  max EVM execution only",
+        "inferences": "inference transactions",
+    }
+    for key, label in labels.items():
         if key in report:
-            table.add_row(key.replace("_", " "), f"{report[key]:,}")
+            table.add_row(label, f"{report[key]:,}")
     _console().print(table)
 
 

@@ -8,6 +8,7 @@ bit-exactly, and deploys to a chain whose handle predicts and reports gas.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -185,7 +186,7 @@ def load_onnx_ir(model: Any, name: str | None = None) -> tuple[Module, Any]:
     if isinstance(model, str | os.PathLike):
         import onnx
 
-        module = import_onnx(model, name=name)
+        module = import_onnx(model, name=name or Path(model).stem)
         return module, onnx.load_model(os.fspath(model))
     if type(model).__name__ == "ModelProto":
         return import_onnx(model, name=name), model
