@@ -8,9 +8,9 @@ bit-exactly, and deploys to a chain whose handle predicts and reports gas.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
