@@ -136,8 +136,20 @@ def _revert_bytes(message: object) -> bytes:
     return b""
 
 
-def open_chain(name: str = "embedded") -> Chain:
-    """The chain for ``--chain NAME``; more kinds (anvil, RPC) plug in here."""
+CHAINS = ("embedded", "anvil")
+
+
+def open_chain(name: str = "embedded", rpc_url: str | None = None, key_env: str | None = None,
+               keystore: str | None = None) -> Chain:
+    """``--chain embedded|anvil``, or any node with ``--rpc-url`` (key from ``key_env`` or ``keystore``)."""
+    if rpc_url:
+        from ml2sc.compiler.rpc_chain import RpcChain, key_from
+
+        return RpcChain(rpc_url, key_from(key_env, keystore))
     if name == "embedded":
         return EmbeddedChain()
-    raise ChainError(f"unknown chain '{name}'; available: embedded")
+    if name == "anvil":
+        from ml2sc.compiler.rpc_chain import AnvilChain
+
+        return AnvilChain()
+    raise ChainError(f"unknown chain '{name}'; available: {', '.join(CHAINS)} (or --rpc-url URL)")

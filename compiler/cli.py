@@ -51,6 +51,12 @@ def _compile(args: argparse.Namespace):  # noqa: ANN202
     return compile_model(args.model, backend=args.backend, pipeline=args.pipeline)
 
 
+def _open_chain(args: argparse.Namespace):  # noqa: ANN202 - a Chain
+    from ml2sc.compiler.chain import open_chain
+
+    return open_chain(args.chain, rpc_url=args.rpc_url, key_env=args.key_env, keystore=args.keystore)
+
+
 def _progress(total: int, label: str) -> Callable:
     from tqdm import tqdm
 
@@ -94,7 +100,7 @@ def cmd_ir(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     compiled = _compile(args)
     x = _load_data(args.data)
-    deployed = compiled.deploy(args.chain)
+    deployed = compiled.deploy(_open_chain(args))
     rows = compiled.quantize(x)
     raw = [y for row in _progress(len(rows), "inference")(rows) for y in deployed.predict_raw([row], packed=not args.abi_input)]
     from ml2sc.compiler.driver import decode_outputs
@@ -139,7 +145,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     compiled = _compile(args)
     x = _load_data(args.data)
-    deployed = compiled.deploy(args.chain)
+    deployed = compiled.deploy(_open_chain(args))
     report = validate(compiled, x, deployed, atol=args.atol, rtol=args.rtol, progress=_progress(len(x), "validate"))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
@@ -190,7 +196,11 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 def _chain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="inputs as a .npy array of shape (rows, features)")
-    p.add_argument("--chain", default="embedded", help="where to deploy (default: embedded py-evm, Prague)")
+    p.add_argument("--chain", default="embedded", choices=["embedded", "anvil"],
+                   help="embedded: py-evm in process (default); anvil: a local anvil that ml2sc starts and stops")
+    p.add_argument("--rpc-url", help="use any JSON-RPC node instead (key from --key-env or --keystore)")
+    p.add_argument("--key-env", default="ML2SC_PRIVATE_KEY", help="env var holding the hex private key (default ML2SC_PRIVATE_KEY)")
+    p.add_argument("--keystore", help="encrypted keystore file (password from $ML2SC_KEYSTORE_PASSWORD or asked)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
 

@@ -126,3 +126,16 @@ def test_out_of_range_input_reverts_with_named_error(chain) -> None:
     assert decode(["uint256", "int256"], e.value.data[4:]) == (2, bound)
     ok = [0, bound - 1, -bound, 0, 0, 0]
     assert d.predict_raw([ok], packed=False) == c.simulate_raw([ok])
+
+
+@pytest.mark.parametrize(
+    ("sizes", "acts"),
+    [([12, 5, 3], ["tanh", "softmax"]), ([25, 7, 2], ["relu", ""]), ([40, 6, 3], ["leaky_relu", "softmax"]),
+     ([13, 3], [""]), ([64, 9, 4], ["relu", "softmax"])],
+)
+def test_kernels_never_run_out_of_stack(sizes: list[int], acts: list[str]) -> None:
+    """Tiles keep inputs on the stack; every shape and sign mix must still compile (no 'stack too deep')."""
+    from ml2sc.compiler.solc import compile_solidity
+
+    for seed in range(3):
+        compile_solidity(build(mlp_module(sizes, acts, seed=seed, name="stack")).program.sources)
