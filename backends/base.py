@@ -67,6 +67,12 @@ class Backend:
         """Bit-exact model of the emitted contract: integer inputs -> flat integer outputs."""
         raise NotImplementedError
 
+    def setup_calls(self, module: Module, program: Program) -> list[bytes]:
+        """Calldata of the transactions to send right after deployment (e.g. a storage
+        upload of the weights, then ``finalize()``); their gas is reported as upload gas.
+        Backends whose contracts are complete once deployed return []."""
+        return []
+
     def pack_row(self, row: list[int]) -> list[int] | None:
         """The words ``predictPacked(uint256[])`` takes for this row, or None when the backend
         has no packed form or a value does not fit (callers then use ``predict``)."""

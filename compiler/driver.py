@@ -54,6 +54,7 @@ class GasReport:
 
     deploy: int
     runtime_bytes: int
+    upload: list[int] = field(default_factory=list)  # post-deployment setup transactions
     inference: list[int] = field(default_factory=list)
     inference_exec: list[int] = field(default_factory=list)
     batch: int | None = None
@@ -62,6 +63,8 @@ class GasReport:
     def summary(self) -> dict[str, Any]:
         inf = self.inference
         out: dict[str, Any] = {"deploy_gas": self.deploy, "runtime_bytes": self.runtime_bytes}
+        if self.upload:
+            out |= {"upload_gas": sum(self.upload), "upload_transactions": len(self.upload)}
         if inf:
             out |= {
                 "inference_gas_mean": round(sum(inf) / len(inf), 1),
@@ -176,7 +179,10 @@ class CompiledModel:
     def deploy(self, chain: Chain | str | None = None) -> DeployedModel:
         chain = open_chain(chain or "embedded") if not hasattr(chain, "transact") else chain
         tx = chain.deploy(self.artifact.bytecode)  # type: ignore[union-attr]
-        return DeployedModel(self, chain, tx.address or "", GasReport(tx.gas_used, self.artifact.runtime_size))  # type: ignore[arg-type]
+        gas = GasReport(tx.gas_used, self.artifact.runtime_size)
+        for calldata in self.backend.setup_calls(self.ir, self.program):
+            gas.upload.append(chain.transact(tx.address, calldata).gas_used)  # type: ignore[union-attr]
+        return DeployedModel(self, chain, tx.address or "", gas)  # type: ignore[arg-type]
 
 
 def load_onnx_ir(model: Any, name: str | None = None) -> tuple[Module, Any]:
