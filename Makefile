@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.ml2sc-installed
 NODE_STAMP := node_modules/.ml2sc-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test test-all lint clean
+.PHONY: setup demo test test-all bench lint clean
 
 setup: $(STAMP) $(NODE_STAMP)
 
@@ -35,6 +35,9 @@ test: setup
 
 test-all: setup
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q -m "slow or not slow"
+
+bench: setup
+	$(BIN)/ml2sc bench --out docs
 
 lint: setup
 	$(BIN)/ruff check .

@@ -89,6 +89,8 @@ def cmd_ir(args: argparse.Namespace) -> int:
     from ml2sc.compiler.passes.manager import PassManager
     from ml2sc.ir.printer import print_module
 
+    if not Path(args.model).exists():
+        raise Ml2scError(f"model file '{args.model}' not found")
     module, _ = load_onnx_ir(args.model)
     pipeline = args.pipeline if args.pipeline is not None else ("" if args.float else get_backend(args.backend).pipeline)
     if pipeline:
@@ -170,6 +172,22 @@ def _print_validation(report, contract: str) -> None:  # noqa: ANN001
     print(json.dumps(report.gas))
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ml2sc.compiler.bench import installed_backends, run_bench
+
+    backends = args.backends.split(",") if args.backends else installed_backends()
+    results = run_bench(Path(args.out), backends, progress=lambda jobs: _progress_jobs(jobs), include_mnist=not args.no_mnist)
+    failed = [r for r in results if r.error]
+    print(f"wrote {args.out}/benchmarks.md and benchmarks.png: {len(results)} runs ({len(failed)} not compiled)")
+    return 0
+
+
+def _progress_jobs(jobs: list) -> object:
+    from tqdm import tqdm
+
+    return tqdm(jobs, desc="bench", unit="run", file=sys.stderr)
+
+
 def cmd_passes(args: argparse.Namespace) -> int:
     from ml2sc.compiler.registry import passes
 
@@ -189,7 +207,7 @@ def cmd_backends(args: argparse.Namespace) -> int:
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="the .onnx file")
+    p.add_argument("model", help="the model: .onnx, or a framework's file (.keras/.h5, torch.save'd .pt/.pth, sklearn .pkl/.joblib)")
     p.add_argument("--backend", "-b", default="prbmath", help="code generator (see 'ml2sc backends'); default prbmath")
     p.add_argument("--pipeline", help="override the backend's pass pipeline, e.g. 'canonicalize,quantize-fixed'")
 
@@ -205,7 +223,7 @@ def _chain_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ml2sc", description="Compile trained MLPs (ONNX) into Ethereum smart contracts.")
+    parser = argparse.ArgumentParser(prog="ml2sc", description="Compile trained MLPs (ONNX, PyTorch, Keras, scikit-learn) into Ethereum smart contracts.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("compile", help="write the Solidity, the compiled artifact and the IR")
@@ -231,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default 1e-6)")
     p.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance (default 1e-6)")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("bench", help="ML2SC's benchmark, measured for every installed backend -> benchmarks.md + .png")
+    p.add_argument("--out", default="docs", help="directory for benchmarks.md and benchmarks.png (default: docs)")
+    p.add_argument("--backends", help="comma-separated backends (default: all installed)")
+    p.add_argument("--no-mnist", action="store_true", help="skip the 784-128-10 model")
+    p.set_defaults(func=cmd_bench)
 
     sub.add_parser("passes", help="list the installed passes").set_defaults(func=cmd_passes)
     sub.add_parser("backends", help="list the installed backends").set_defaults(func=cmd_backends)

@@ -26,6 +26,8 @@ from ml2sc.ir.errors import Ml2scError
 from ml2sc.ir.module import Module
 from ml2sc.ir.printer import print_module
 
+CODE_SIZE_LIMIT = 24_576  # EIP-170
+
 
 def _selector(signature: str) -> bytes:
     return keccak(text=signature)[:4]
@@ -157,6 +159,11 @@ class CompiledModel:
         if result.warnings:
             raise Ml2scError(f"generated Solidity compiled with warnings: {result.warnings[0].splitlines()[0]}")
         contract = result[self.program.contract_name]
+        if contract.runtime_size > CODE_SIZE_LIMIT:
+            raise Ml2scError(
+                f"contract {contract.name} is {contract.runtime_size:,} bytes, over the {CODE_SIZE_LIMIT:,}-byte "
+                f"code size limit (EIP-170); the {self.backend.name} backend puts every weight in one contract"
+            )
         interface = self.program.metadata.get("abi_interface")
         if not interface:
             return contract
@@ -185,18 +192,41 @@ class CompiledModel:
         return DeployedModel(self, chain, tx.address or "", gas)  # type: ignore[arg-type]
 
 
-def load_onnx_ir(model: Any, name: str | None = None) -> tuple[Module, Any]:
-    """Accept an onnx.ModelProto or a path; return the float IR and the ONNX model object."""
+def load_onnx_ir(
+    model: Any,
+    name: str | None = None,
+    sample_input: Any = None,
+    n_features: int | None = None,
+) -> tuple[Module, Any]:
+    """Accept any model ``compile`` does; return the float IR and the ONNX model it came from.
+
+    Framework models (PyTorch, Keras, scikit-learn) are exported by their frontend
+    first; the framework is recognised from the object's classes, so compiling an
+    ONNX file never imports one. The ONNX model is kept for validation against
+    onnxruntime.
+    """
+    from ml2sc.frontends.detect import detect_framework
     from ml2sc.ir.onnx import import_onnx
 
-    if isinstance(model, str | os.PathLike):
+    framework = detect_framework(model)
+    if framework == "path":
+        from ml2sc.frontends.files import is_framework_file, load_model_file
+
+        if is_framework_file(model):  # model.keras, model.pt, model.pkl: the framework's own file
+            loaded = load_model_file(model)
+            return load_onnx_ir(loaded, name or Path(model).stem, sample_input, n_features)
         import onnx
 
         module = import_onnx(model, name=name or Path(model).stem)
         return module, onnx.load_model(os.fspath(model))
-    if type(model).__name__ == "ModelProto":
+    if framework == "unknown" and type(model).__name__ == "ModelProto":
+        framework = "onnx"  # a ModelProto from a protobuf build that lives outside the onnx package
+    if framework == "onnx":
         return import_onnx(model, name=name), model
-    raise Ml2scError(f"cannot compile a {type(model).__name__}: pass an onnx.ModelProto or a path to a .onnx file")
+    from ml2sc.frontends.dispatch import to_onnx
+
+    proto = to_onnx(model, sample_input=sample_input, n_features=n_features, name=name)
+    return import_onnx(proto, name=name), proto
 
 
 def get_backend(name: str) -> Backend:
@@ -209,9 +239,21 @@ def compile(  # noqa: A001 - the public name the design promises
     backend: str = "prbmath",
     pipeline: str | None = None,
     name: str | None = None,
+    sample_input: Any = None,
+    n_features: int | None = None,
 ) -> CompiledModel:
-    """ONNX model (or path) -> CompiledModel for ``backend`` (default pipeline unless given)."""
-    float_ir, onnx_model = load_onnx_ir(model, name=name)
+    """Model -> CompiledModel for ``backend`` (default pipeline unless given).
+
+    ``model`` is an ``onnx.ModelProto``, a path to a .onnx file, or a trained
+    framework model straight from the user's script: a PyTorch ``nn.Module``, a
+    Keras 3 model or a scikit-learn estimator/Pipeline, exported through
+    ``ml2sc.frontends``. ``sample_input`` (a few input rows) tells torch or Keras
+    the input width when the first layer does not; ``n_features`` does so for
+    scikit-learn, whose estimators record it (``n_features_in_``) and need it only
+    when they do not. ``name`` names the contract (default: the file stem, the
+    graph name, or the model's class or Keras name).
+    """
+    float_ir, onnx_model = load_onnx_ir(model, name=name, sample_input=sample_input, n_features=n_features)
     be = get_backend(backend)
     module = PassManager.from_pipeline(pipeline or be.pipeline).run(float_ir)
     return CompiledModel(float_ir, module, be.emit(module), be, onnx_model)
