@@ -24,7 +24,9 @@ class OutputSlot:
     offset: int
     size: int
     shape: tuple[int, ...]
-    decimals: int | None  # None: an integer output (class index or label)
+    decimals: int | None  # None: an integer output (class index or label), or a quantized one
+    scale: float | None = None  # quantized output: real = scale * (q - zero_point)
+    zero_point: int = 0
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ class Program:
     packed_input_bytes: int
     outputs: tuple[OutputSlot, ...]
     metadata: dict[str, str] = field(default_factory=dict)
+    #: Runtime code of data contracts (e.g. int8 weights, SSTORE2 style), each at most 24,576
+    #: bytes. The driver deploys them first, in order, and passes their addresses to the main
+    #: contract's constructor as ``address[]``.
+    data_contracts: tuple[bytes, ...] = ()
 
     @property
     def solidity(self) -> str:
@@ -73,7 +79,8 @@ class Backend:
         Backends whose contracts are complete once deployed return []."""
         return []
 
-    def pack_row(self, row: list[int]) -> list[int] | None:
-        """The words ``predictPacked(uint256[])`` takes for this row, or None when the backend
-        has no packed form or a value does not fit (callers then use ``predict``)."""
+    def pack_row(self, row: list[int]) -> list[int] | bytes | None:
+        """The words ``predictPacked(uint256[])`` takes for this row (or, as ``bytes``, the
+        argument of ``predictPacked(bytes)``), or None when the backend has no packed form or
+        a value does not fit (callers then use ``predict``)."""
         return None

@@ -72,6 +72,28 @@ class Chain(Protocol):
     def call(self, to: str, data: bytes) -> bytes: ...
 
 
+class PartyChain(Chain, Protocol):
+    """A chain with several funded accounts, ETH transfers and (on dev chains) time travel.
+
+    What the marketplace needs (``ml2sc.compiler.market``): an organiser, submitters
+    and challengers that pay and get paid, and deadlines to move past.
+    """
+
+    sender: str
+
+    def deploy(self, initcode: bytes, value: int = 0) -> TxResult: ...
+
+    def transact(self, to: str, data: bytes, value: int = 0, gas: int | None = None) -> TxResult: ...
+
+    def party(self, index: int) -> PartyChain: ...
+
+    def balance(self, address: str) -> int: ...
+
+    def timestamp(self) -> int: ...
+
+    def advance_time(self, seconds: int) -> int: ...
+
+
 class EmbeddedChain:
     """An in-process py-evm chain (through eth-tester), Prague pinned, one block per transaction."""
 
@@ -104,14 +126,40 @@ class EmbeddedChain:
             address = "0x" + computation.msg.storage_address.hex()
         return TxResult(receipt.gas_used, bytes(computation.output), address, computation.get_gas_used())
 
-    def deploy(self, initcode: bytes) -> TxResult:
-        result = self._send({"data": initcode})
+    def deploy(self, initcode: bytes, value: int = 0) -> TxResult:
+        result = self._send({"data": initcode, "value": value})
         if result.gas_used >= TX_GAS_CAP:
             raise ChainError(f"deployment needs more than the per-transaction cap of {TX_GAS_CAP:,} gas")
         return result
 
-    def transact(self, to: str, data: bytes) -> TxResult:
-        return self._send({"to": to, "data": data})
+    def transact(self, to: str, data: bytes, value: int = 0, gas: int | None = None) -> TxResult:
+        return self._send({"to": to, "data": data, "value": value, **({"gas": gas} if gas else {})})
+
+    def party(self, index: int) -> EmbeddedChain:
+        """The same chain, sending from eth-tester's funded account ``index`` (0-9)."""
+        import copy
+
+        accounts = self._tester.get_accounts()
+        if not 0 <= index < len(accounts):
+            raise ChainError(f"account {index} does not exist: the embedded chain has accounts 0-{len(accounts) - 1}")
+        view = copy.copy(self)
+        view.sender, view._sender_raw = accounts[index], self._backend.get_accounts()[index]
+        return view
+
+    def balance(self, address: str) -> int:
+        return int(self._tester.get_balance(address))
+
+    def timestamp(self) -> int:
+        """The block timestamp the next transaction sees."""
+        return int(self._backend.chain.header.timestamp)
+
+    def advance_time(self, seconds: int) -> int:
+        """Move the clock forward (for deadlines); returns the next transaction's timestamp.
+
+        The extra block makes the latest block (what ``call`` sees) reach the new time too."""
+        self._backend.time_travel(self.timestamp() + max(0, seconds))
+        self._backend.mine_blocks()
+        return self.timestamp()
 
     def call(self, to: str, data: bytes) -> bytes:
         from eth_tester.exceptions import TransactionFailed

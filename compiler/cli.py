@@ -48,7 +48,9 @@ def _compile(args: argparse.Namespace):  # noqa: ANN202
 
     if not Path(args.model).exists():
         raise Ml2scError(f"model file '{args.model}' not found")
-    return compile_model(args.model, backend=args.backend, pipeline=args.pipeline)
+    calibration = getattr(args, "calibration", None) or getattr(args, "data", None)  # run/validate: the --data rows
+    x = _load_data(calibration) if calibration else None
+    return compile_model(args.model, backend=args.backend, pipeline=args.pipeline, calibration=x)
 
 
 def _open_chain(args: argparse.Namespace):  # noqa: ANN202 - a Chain
@@ -79,6 +81,13 @@ def cmd_compile(args: argparse.Namespace) -> int:
             "outputs": [s.__dict__ for s in compiled.program.outputs],
         }
     }
+    if compiled.program.data_contracts:  # deploy these first; the constructor takes their addresses
+        from ml2sc.compiler.driver import data_initcode
+
+        artifact["ml2sc"]["data_contracts"] = [
+            {"runtime": "0x" + code.hex(), "initcode": "0x" + data_initcode(code).hex()}
+            for code in compiled.program.data_contracts
+        ]
     (out / f"{name}.json").write_text(json.dumps(artifact, indent=2, default=list))
     print(f"wrote {out / name}.sol, .json (runtime {compiled.artifact.runtime_size} bytes), .mlir")
     return 0
@@ -94,7 +103,13 @@ def cmd_ir(args: argparse.Namespace) -> int:
     module, _ = load_onnx_ir(args.model)
     pipeline = args.pipeline if args.pipeline is not None else ("" if args.float else get_backend(args.backend).pipeline)
     if pipeline:
-        module = PassManager.from_pipeline(pipeline).run(module)
+        manager = PassManager.from_pipeline(pipeline)
+        if args.calibration:  # int8: quantization ranges from these rows
+            from ml2sc.compiler.driver import with_calibration
+
+            x = _load_data(args.calibration)
+            manager.passes = [with_calibration(p, x) for p in manager.passes]
+        module = manager.run(module)
     sys.stdout.write(print_module(module))
     return 0
 
@@ -148,7 +163,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     compiled = _compile(args)
     x = _load_data(args.data)
     deployed = compiled.deploy(_open_chain(args))
-    report = validate(compiled, x, deployed, atol=args.atol, rtol=args.rtol, progress=_progress(len(x), "validate"))
+    report = validate(compiled, x, deployed, atol=args.atol, rtol=args.rtol, progress=_progress(len(x), "validate"),
+                      min_agreement=args.min_agreement)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -176,10 +192,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from ml2sc.compiler.bench import installed_backends, run_bench
 
     backends = args.backends.split(",") if args.backends else installed_backends()
-    results = run_bench(Path(args.out), backends, progress=lambda jobs: _progress_jobs(jobs), include_mnist=not args.no_mnist)
+    results = run_bench(Path(args.out), backends, progress=lambda jobs: _progress_jobs(jobs), include_mnist=not args.no_mnist,
+                        baseline_all=args.baseline_all)
     failed = [r for r in results if r.error]
     print(f"wrote {args.out}/benchmarks.md and benchmarks.png: {len(results)} runs ({len(failed)} not compiled)")
     return 0
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from ml2sc.compiler.estimate import estimate_command
+
+    if not Path(args.model).exists():
+        raise Ml2scError(f"model file '{args.model}' not found")
+    calibration = getattr(args, "calibration", None) or args.data
+    return estimate_command(args, _load_data(args.data) if args.data else None,
+                            _load_data(calibration) if calibration else None)
 
 
 def _progress_jobs(jobs: list) -> object:
@@ -210,6 +237,8 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="the model: .onnx, or a framework's file (.keras/.h5, torch.save'd .pt/.pth, sklearn .pkl/.joblib)")
     p.add_argument("--backend", "-b", default="prbmath", help="code generator (see 'ml2sc backends'); default prbmath")
     p.add_argument("--pipeline", help="override the backend's pass pipeline, e.g. 'canonicalize,quantize-fixed'")
+    p.add_argument("--calibration", metavar="X.npy",
+                   help="rows that quantizing backends (int8) choose ranges from; run/validate default to --data")
 
 
 def _chain_args(p: argparse.ArgumentParser) -> None:
@@ -248,13 +277,28 @@ def build_parser() -> argparse.ArgumentParser:
     _chain_args(p)
     p.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default 1e-6)")
     p.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance (default 1e-6)")
+    p.add_argument("--min-agreement", type=float, default=0.99,
+                   help="quantized backends (int8): least argmax/label agreement with onnxruntime (default 0.99)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("bench", help="ML2SC's benchmark, measured for every installed backend -> benchmarks.md + .png")
     p.add_argument("--out", default="docs", help="directory for benchmarks.md and benchmarks.png (default: docs)")
     p.add_argument("--backends", help="comma-separated backends (default: all installed)")
     p.add_argument("--no-mnist", action="store_true", help="skip the 784-128-10 model")
+    p.add_argument("--baseline-all", action="store_true",
+                   help="run the ML2SC-style baseline on the digits and MNIST-sized models too (slow: ~20 min more)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("estimate", help="predict deployment and inference gas from the IR (no solc, no chain)")
+    _model_args(p)
+    p.add_argument("--data", metavar="X.npy", help="input rows: the inference calldata (default: rows uniform in [0, 1))")
+    p.add_argument("--batch-rows", type=int, default=50, help="rows of the predictBatch estimate (default 50)")
+    p.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    p.set_defaults(func=cmd_estimate)
+
+    from ml2sc.compiler.market_cli import register as register_market
+
+    register_market(sub)  # ml2sc market ... / ml2sc verify ...
 
     sub.add_parser("passes", help="list the installed passes").set_defaults(func=cmd_passes)
     sub.add_parser("backends", help="list the installed backends").set_defaults(func=cmd_backends)

@@ -7,6 +7,7 @@ bit-exactly, and deploys to a chain whose handle predicts and reports gas.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -41,7 +42,10 @@ def decode_outputs(program: Program, flat_rows: list[list[int]], exact: bool = F
     result: dict[str, np.ndarray] = {}
     for slot in program.outputs:
         values = [row[slot.offset : slot.offset + slot.size] for row in flat_rows]
-        if slot.decimals is None:
+        if slot.scale is not None:  # quantized (int8 backend): real = scale * (q - zero_point)
+            arr = (np.asarray(values, dtype=np.float64) - slot.zero_point) * slot.scale
+            arr = arr if exact else arr.astype(np.float32)
+        elif slot.decimals is None:
             arr = np.asarray(values, dtype=np.int64)
         else:
             arr = np.asarray(values, dtype=object).astype(np.float64) / 10**slot.decimals
@@ -61,10 +65,14 @@ class GasReport:
     inference_exec: list[int] = field(default_factory=list)
     batch: int | None = None
     batch_rows: int = 0
+    contracts: list[tuple[str, int]] = field(default_factory=list)  # (contract, deploy gas), in deploy order
 
     def summary(self) -> dict[str, Any]:
         inf = self.inference
         out: dict[str, Any] = {"deploy_gas": self.deploy, "runtime_bytes": self.runtime_bytes}
+        if len(self.contracts) > 1:  # data contracts first, then the model (deploy_gas is their total)
+            out |= {"deploy_gas_per_contract": [{"contract": c, "gas": g} for c, g in self.contracts],
+                    "deploy_gas_max_transaction": max(g for _, g in self.contracts)}
         if self.upload:
             out |= {"upload_gas": sum(self.upload), "upload_transactions": len(self.upload)}
         if inf:
@@ -74,6 +82,7 @@ class GasReport:
                 "inference_gas_min": min(inf),
                 "inference_gas_beyond_base_max": max(inf) - 21_000,
                 "inference_exec_gas_max": max(self.inference_exec),
+                "inference_exec_gas_mean": round(sum(self.inference_exec) / len(self.inference_exec), 1),
                 "inferences": len(inf),
             }
         if self.batch is not None:
@@ -93,6 +102,8 @@ class DeployedModel:
     def _calldata(self, row: list[int], packed: bool) -> bytes:
         if packed:
             words = self.compiled.backend.pack_row(row)
+            if isinstance(words, bytes):  # int8-style packing: one byte per input
+                return _selector("predictPacked(bytes)") + encode(["bytes"], [words])
             if words is not None:
                 return _selector("predictPacked(uint256[])") + encode(["uint256[]"], [words])
         return _selector("predict(int256[])") + encode(["int256[]"], [row])
@@ -110,14 +121,21 @@ class DeployedModel:
     def predict_batch_raw(self, rows: list[list[int]]) -> list[list[int]]:
         """All rows in one ``predictBatch`` transaction (rows packed as for predictPacked)."""
         packed = [self.compiled.backend.pack_row(row) for row in rows]
+        if packed and all(isinstance(p, bytes) for p in packed):
+            blob = b"".join(packed)  # type: ignore[arg-type]
+            tx = self.chain.transact(self.address, _selector("predictBatch(bytes)") + encode(["bytes"], [blob]))
+            return self._batch_result(tx, len(rows))
         if any(p is None for p in packed):
             raise Ml2scError("predictBatch takes packed int64 inputs; a value does not fit (use predict per row)")
         flat = [w for p in packed for w in p]  # type: ignore[union-attr]
         tx = self.chain.transact(self.address, _selector("predictBatch(uint256[])") + encode(["uint256[]"], [flat]))
-        self.gas.batch, self.gas.batch_rows = tx.gas_used, len(rows)
+        return self._batch_result(tx, len(rows))
+
+    def _batch_result(self, tx: TxResult, n_rows: int) -> list[list[int]]:
+        self.gas.batch, self.gas.batch_rows = tx.gas_used, n_rows
         ys = list(decode(["int256[]"], tx.output)[0])
         n = self.compiled.program.n_outputs
-        return [ys[i * n : (i + 1) * n] for i in range(len(rows))]
+        return [ys[i * n : (i + 1) * n] for i in range(n_rows)]
 
     def predict(self, x: np.ndarray, packed: bool = True) -> dict[str, np.ndarray]:
         rows = self.compiled.backend.quantize_inputs(self.compiled.ir, x)
@@ -174,6 +192,20 @@ class CompiledModel:
         extra = [item for item in contract.abi if (item.get("type"), item.get("name")) not in names]
         return replace(contract, abi=iface_abi + extra)
 
+    def _deploy_data(self, chain: Chain, progress: bool) -> tuple[list[str], list[tuple[str, int]]]:
+        blobs = self.program.data_contracts
+        if not blobs:
+            return [], []
+        from tqdm import tqdm
+
+        addresses, gas = [], []
+        bar = tqdm(blobs, desc="data contracts", unit="contract", disable=not progress or len(blobs) < 2 or None)
+        for k, runtime in enumerate(bar):
+            tx = chain.deploy(data_initcode(runtime))
+            addresses.append(tx.address or "")
+            gas.append((f"{self.program.contract_name}.data{k}", tx.gas_used))
+        return addresses, gas
+
     def quantize(self, x: np.ndarray) -> list[list[int]]:
         return self.backend.quantize_inputs(self.ir, np.asarray(x))
 
@@ -183,13 +215,27 @@ class CompiledModel:
     def simulate(self, x: np.ndarray) -> dict[str, np.ndarray]:
         return decode_outputs(self.program, self.simulate_raw(self.quantize(x)))
 
-    def deploy(self, chain: Chain | str | None = None) -> DeployedModel:
+    def deploy(self, chain: Chain | str | None = None, progress: bool = True) -> DeployedModel:
+        """Deploy the data contracts (if any), then the model with their addresses; record each one's gas."""
         chain = open_chain(chain or "embedded") if not hasattr(chain, "transact") else chain
-        tx = chain.deploy(self.artifact.bytecode)  # type: ignore[union-attr]
-        gas = GasReport(tx.gas_used, self.artifact.runtime_size)
+        addresses, per_contract = self._deploy_data(chain, progress)  # type: ignore[arg-type]
+        initcode = self.artifact.bytecode
+        if self.program.data_contracts:
+            initcode += encode(["address[]"], [addresses])
+        tx = chain.deploy(initcode)  # type: ignore[union-attr]
+        per_contract.append((self.program.contract_name, tx.gas_used))
+        gas = GasReport(sum(g for _, g in per_contract), self.artifact.runtime_size, contracts=per_contract)
         for calldata in self.backend.setup_calls(self.ir, self.program):
             gas.upload.append(chain.transact(tx.address, calldata).gas_used)  # type: ignore[union-attr]
         return DeployedModel(self, chain, tx.address or "", gas)  # type: ignore[arg-type]
+
+
+def data_initcode(runtime: bytes) -> bytes:
+    """Creation code that returns ``runtime`` as the new contract's code (SSTORE2 style):
+    PUSH2 len, DUP1, PUSH1 10, PUSH0, CODECOPY, PUSH0, RETURN, then the runtime bytes."""
+    if len(runtime) > CODE_SIZE_LIMIT:
+        raise Ml2scError(f"data contract of {len(runtime):,} bytes is over the {CODE_SIZE_LIMIT:,}-byte code size limit")
+    return bytes.fromhex("61") + len(runtime).to_bytes(2, "big") + bytes.fromhex("80600a5f395ff3") + runtime
 
 
 def load_onnx_ir(
@@ -229,6 +275,12 @@ def load_onnx_ir(
     return import_onnx(proto, name=name), proto
 
 
+def with_calibration(p: Any, calibration: Any) -> Any:
+    """The pass with its ``calibration`` option set (passes without that option unchanged)."""
+    names = {f.name for f in dataclasses.fields(p)} if dataclasses.is_dataclass(p) else set()
+    return dataclasses.replace(p, calibration=calibration) if "calibration" in names else p
+
+
 def get_backend(name: str) -> Backend:
     cls = backend_registry.get(name)
     return cls() if isinstance(cls, type) else cls
@@ -241,6 +293,7 @@ def compile(  # noqa: A001 - the public name the design promises
     name: str | None = None,
     sample_input: Any = None,
     n_features: int | None = None,
+    calibration: Any = None,
 ) -> CompiledModel:
     """Model -> CompiledModel for ``backend`` (default pipeline unless given).
 
@@ -251,9 +304,14 @@ def compile(  # noqa: A001 - the public name the design promises
     the input width when the first layer does not; ``n_features`` does so for
     scikit-learn, whose estimators record it (``n_features_in_``) and need it only
     when they do not. ``name`` names the contract (default: the file stem, the
-    graph name, or the model's class or Keras name).
+    graph name, or the model's class or Keras name). ``calibration`` (input rows, an
+    array or a .npy path) feeds the passes that choose quantization ranges from data
+    (the int8 backend's ``quantize-int8``); other pipelines ignore it.
     """
     float_ir, onnx_model = load_onnx_ir(model, name=name, sample_input=sample_input, n_features=n_features)
     be = get_backend(backend)
-    module = PassManager.from_pipeline(pipeline or be.pipeline).run(float_ir)
+    manager = PassManager.from_pipeline(pipeline or be.pipeline)
+    if calibration is not None:
+        manager.passes = [with_calibration(p, calibration) for p in manager.passes]
+    module = manager.run(float_ir)
     return CompiledModel(float_ir, module, be.emit(module), be, onnx_model)

@@ -58,6 +58,28 @@ def train(sizes: list[int], seed: int = 0, epochs: int = 30) -> Any:
     return model.eval()
 
 
+def train_best(sizes: list[int], seeds: tuple[int, ...] = (0, 1, 2, 3, 4), epochs: int = 30) -> Any:
+    """ML2SC's recipe from a few seeds, keeping the model with the lowest training loss.
+
+    A one-neuron ReLU layer dies for some initialisations and the net then
+    predicts one class (14% on the 50 test rows); ML2SC's published accuracies
+    are those of nets that trained. Choosing by training loss keeps the test
+    rows out of the choice.
+    """
+    import torch
+
+    x, y, _, _ = breast_cancer()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)[:, None]
+    best, best_loss = None, float("inf")
+    for seed in seeds:
+        model = train(sizes, seed=seed, epochs=epochs)
+        with torch.no_grad():
+            loss = float(torch.nn.functional.binary_cross_entropy(model(xt), yt))
+        if loss < best_loss:
+            best, best_loss = model, loss
+    return best
+
+
 def to_onnx(model: Any, n_in: int = 30) -> Any:
     import onnx
     import torch

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, ClassVar
 
 from ml2sc.ir.errors import Ml2scError
-from ml2sc.ir.types import FixedType, FloatType, IntType, TensorType
+from ml2sc.ir.types import FixedType, FloatType, IntType, QuantType, TensorType
 
 if TYPE_CHECKING:
     from ml2sc.ir.module import Constant, Module, Value
@@ -38,6 +38,8 @@ class Op:
     operand_fields: ClassVar[tuple[str, ...]] = ()
     constant_fields: ClassVar[tuple[str, ...]] = ()
     attribute_fields: ClassVar[tuple[str, ...]] = ()
+    #: Whether the op also has integer semantics on quantized (``qi8<s, z>``) operands.
+    accepts_quant: ClassVar[bool] = False
 
     @property
     def operands(self) -> tuple[Value, ...]:
@@ -57,8 +59,11 @@ class Op:
 
 
 def _numeric(op: Op, t: TensorType) -> None:
+    if isinstance(t.element, QuantType) and op.accepts_quant:
+        return
     if not isinstance(t.element, FloatType | FixedType):
-        raise op.fail(f"expects a float or fixed-point tensor, got {t}")
+        kinds = "a float, fixed-point or quantized" if op.accepts_quant else "a float or fixed-point"
+        raise op.fail(f"expects {kinds} tensor, got {t}")
 
 
 def _constant(op: Op, module: Module, name: str) -> Constant:
@@ -93,6 +98,7 @@ class Unary(Op):
 @dataclass(frozen=True)
 class Relu(Unary):
     mnemonic: ClassVar[str] = "relu"
+    accepts_quant: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,7 @@ class Softmax(Unary):
 class LeakyRelu(Unary):
     alpha: float = 0.01
     mnemonic: ClassVar[str] = "leaky_relu"
+    accepts_quant: ClassVar[bool] = True
     attribute_fields: ClassVar[tuple[str, ...]] = ("alpha",)
 
 
@@ -136,6 +143,7 @@ class Clip(Unary):
     min: float = 0.0
     max: float = 6.0
     mnemonic: ClassVar[str] = "clip"
+    accepts_quant: ClassVar[bool] = True
     attribute_fields: ClassVar[tuple[str, ...]] = ("min", "max")
 
     def verify(self, module: Module) -> None:
@@ -232,6 +240,7 @@ class ArgMax(Op):
 
     input: Value
     mnemonic: ClassVar[str] = "argmax"
+    accepts_quant: ClassVar[bool] = True
     operand_fields: ClassVar[tuple[str, ...]] = ("input",)
 
     def verify(self, module: Module) -> None:
@@ -261,10 +270,182 @@ class LabelMap(Op):
             raise self.fail(f"@{self.classes} must be a tensor<Nxi64>, got {c.type}")
 
 
+# ---------------------------------------------------------------------------
+# Quantized ops (the int8 backend). Integer semantics, exact on any machine:
+# ``q`` is the integer a ``qi8<s, z>`` value holds (real = s * (q - z)), ``>>``
+# is an arithmetic shift (floor division by a power of two).
+
+
+def _quant(op: Op, t: TensorType, what: str = "operand") -> QuantType:
+    if not isinstance(t.element, QuantType):
+        raise op.fail(f"{what} must be quantized (qi8<scale, zero_point>), got {t}")
+    return t.element
+
+
+def _int_vector(op: Op, module: Module, name: str, n: int) -> Constant:
+    c = _constant(op, module, name)
+    if c.type.shape != (n,) or not isinstance(c.type.element, IntType):
+        raise op.fail(f"@{name} must be an integer tensor<{n}x..>, got {c.type}")
+    return c
+
+
+def _type_range(q: QuantType) -> tuple[int, int]:
+    return (-(2 ** (q.bits - 1)), 2 ** (q.bits - 1) - 1) if q.signed else (0, 2**q.bits - 1)
+
+
+@dataclass(frozen=True)
+class Quantize(Op):
+    """fixed<18> -> qi8: q = clamp(((x * multiplier + 2^(shift-1)) >> shift) + z, type range).
+
+    ``multiplier / 2^shift`` approximates 1 / (10^18 * scale); inputs beyond
+    +-2^127 saturate first, so the product never leaves int256.
+    """
+
+    input: Value
+    multiplier: int = 1
+    shift: int = 1
+    mnemonic: ClassVar[str] = "quantize"
+    operand_fields: ClassVar[tuple[str, ...]] = ("input",)
+    attribute_fields: ClassVar[tuple[str, ...]] = ("multiplier", "shift")
+
+    def verify(self, module: Module) -> None:
+        if not isinstance(self.input.type.element, FixedType):
+            raise self.fail(f"operand must be fixed-point, got {self.input.type}")
+        _quant(self, self.result.type, "result")
+        if self.result.type.shape != self.input.type.shape:
+            raise self.fail(f"result shape {self.result.type.shape} != operand shape {self.input.type.shape}")
+        if not (0 < self.multiplier < 2**120 and 1 <= self.shift <= 240):
+            raise self.fail(f"multiplier {self.multiplier} / shift {self.shift} out of range")
+
+
+@dataclass(frozen=True)
+class QGemm(Op):
+    """Integer matrix-vector product: acc_j = bias_j + sum_i W_ji * q_i (int32 accumulators).
+
+    ``q`` are the raw integers of the quantized input (its zero point is folded into
+    the bias by the quantization pass); W is int8 (per-output-channel scales live in
+    the following ``requantize``). ``lanes`` is how many outputs the SWAR kernel
+    packs per 256-bit word; the emitter proves they cannot overflow or refuses.
+    """
+
+    input: Value
+    weight: str
+    bias: str
+    lanes: int = 1
+    mnemonic: ClassVar[str] = "qgemm"
+    operand_fields: ClassVar[tuple[str, ...]] = ("input",)
+    constant_fields: ClassVar[tuple[str, ...]] = ("weight", "bias")
+    attribute_fields: ClassVar[tuple[str, ...]] = ("lanes",)
+
+    def verify(self, module: Module) -> None:
+        q = _quant(self, self.input.type)
+        if len(self.input.type.shape) != 1 or q.bits != 8:
+            raise self.fail(f"input must be an 8-bit quantized vector, got {self.input.type}")
+        w = _constant(self, module, self.weight)
+        k = self.input.type.shape[0]
+        if len(w.type.shape) != 2 or w.type.shape[1] != k or w.type.element != IntType(8):
+            raise self.fail(f"weight @{self.weight} must be tensor<Nx{k}xi8>, got {w.type}")
+        if any(not -127 <= v <= 127 for v in w.values):
+            raise self.fail(f"weight @{self.weight} has values outside [-127, 127]")
+        n = w.type.shape[0]
+        _int_vector(self, module, self.bias, n)
+        if self.result.type != TensorType((n,), IntType(32)):
+            raise self.fail(f"result type {self.result.type}, expected {TensorType((n,), IntType(32))}")
+        if not 1 <= self.lanes <= 32:
+            raise self.fail(f"lanes = {self.lanes} must lie in [1, 32]")
+
+
+@dataclass(frozen=True)
+class Requantize(Op):
+    """int32 accumulators -> quantized: y_j = clamp(((acc_j * M_j + 2^(S_j-1)) >> S_j) + z, qmin, qmax).
+
+    M_j / 2^S_j is the real multiplier s_in * s_w_j / s_out (gemmlowp style, per
+    output channel); a fused relu or clip is a raised ``qmin`` / lowered ``qmax``.
+    """
+
+    input: Value
+    multiplier: str
+    shift: str
+    qmin: int = -128
+    qmax: int = 127
+    mnemonic: ClassVar[str] = "requantize"
+    operand_fields: ClassVar[tuple[str, ...]] = ("input",)
+    constant_fields: ClassVar[tuple[str, ...]] = ("multiplier", "shift")
+    attribute_fields: ClassVar[tuple[str, ...]] = ("qmin", "qmax")
+
+    def verify(self, module: Module) -> None:
+        t = self.input.type
+        if len(t.shape) != 1 or t.element != IntType(32):
+            raise self.fail(f"operand must be an i32 vector, got {t}")
+        q = _quant(self, self.result.type, "result")
+        if self.result.type.shape != t.shape:
+            raise self.fail(f"result shape {self.result.type.shape} != operand shape {t.shape}")
+        _int_vector(self, module, self.multiplier, t.shape[0])
+        shifts = _int_vector(self, module, self.shift, t.shape[0])
+        if any(not 1 <= s <= 127 for s in shifts.values):
+            raise self.fail(f"shifts @{self.shift} must lie in [1, 127]")
+        lo, hi = _type_range(q)
+        if not lo <= self.qmin <= self.qmax <= hi:
+            raise self.fail(f"clamp [{self.qmin}, {self.qmax}] is not inside {q}'s range [{lo}, {hi}]")
+
+
+@dataclass(frozen=True)
+class TableLookup(Op):
+    """y = table[q - qmin]: any function of an 8-bit value as a 256-entry table (sigmoid, tanh)."""
+
+    input: Value
+    table: str
+    mnemonic: ClassVar[str] = "lut"
+    operand_fields: ClassVar[tuple[str, ...]] = ("input",)
+    constant_fields: ClassVar[tuple[str, ...]] = ("table",)
+
+    def verify(self, module: Module) -> None:
+        q = _quant(self, self.input.type)
+        if q.bits != 8:
+            raise self.fail(f"a lookup table takes 8-bit values, got {self.input.type}")
+        out = _quant(self, self.result.type, "result")
+        if self.result.type.shape != self.input.type.shape:
+            raise self.fail(f"result shape {self.result.type.shape} != operand shape {self.input.type.shape}")
+        table = _int_vector(self, module, self.table, 256)
+        lo, hi = _type_range(out)
+        if any(not lo <= v <= hi for v in table.values):
+            raise self.fail(f"table @{self.table} has values outside {out}'s range")
+
+
+@dataclass(frozen=True)
+class QSoftmax(Op):
+    """Softmax from a table exp and integer normalisation, output at scale 2^-16.
+
+    d_i = max(q) - q_i; e_i = (exp_hi[d_i >> 8] * exp_lo[d_i & 255]) >> 16 with
+    exp_lo[k] = round(2^16 exp(-s k)), exp_hi[k] = round(2^16 exp(-256 s k));
+    y_i = (e_i << 16) // sum(e).
+    """
+
+    input: Value
+    exp_hi: str
+    exp_lo: str
+    mnemonic: ClassVar[str] = "qsoftmax"
+    operand_fields: ClassVar[tuple[str, ...]] = ("input",)
+    constant_fields: ClassVar[tuple[str, ...]] = ("exp_hi", "exp_lo")
+
+    def verify(self, module: Module) -> None:
+        q = _quant(self, self.input.type)
+        if len(self.input.type.shape) != 1 or q.bits > 16:
+            raise self.fail(f"operand must be a quantized vector of at most 16 bits, got {self.input.type}")
+        out = _quant(self, self.result.type, "result")
+        if self.result.type.shape != self.input.type.shape or out != QuantType(32, 2.0**-16, 0, signed=False):
+            raise self.fail(f"result must be tensor<{self.input.type.shape[0]}xqu32<1.52587890625e-05, 0>>")
+        for name in (self.exp_hi, self.exp_lo):
+            table = _int_vector(self, module, name, 256)
+            if any(not 0 <= v <= 2**16 for v in table.values):
+                raise self.fail(f"table @{name} has values outside [0, 65536]")
+
+
 OPS: dict[str, type[Op]] = {
     cls.mnemonic: cls
     for cls in (Gemm, Affine, BatchNorm, Relu, LeakyRelu, Sigmoid, Tanh, Softmax,
-                HardSigmoid, Clip, ArgMax, LabelMap)
+                HardSigmoid, Clip, ArgMax, LabelMap,
+                Quantize, QGemm, Requantize, TableLookup, QSoftmax)
 }
 
 

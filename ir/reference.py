@@ -68,3 +68,14 @@ def run_reference(module: Module, x: np.ndarray) -> dict[str, np.ndarray]:
 
 
 Evaluator = Callable[[Module, np.ndarray], dict[str, np.ndarray]]
+
+
+def evaluate_all(module: Module, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Like ``run_reference`` but returns every value (input and op results) by name.
+
+    Calibration needs the range of each intermediate value, not only the outputs.
+    """
+    env: dict[str, np.ndarray] = {module.inputs[0].name: np.asarray(x, dtype=np.float64)}
+    for op in module.ops:
+        env[op.result.name] = _eval_op(op, env[op.operands[0].name], module)
+    return env

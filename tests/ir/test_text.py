@@ -126,6 +126,34 @@ def _label_map() -> Module:
     )
 
 
+def _quantized() -> Module:
+    """The int8 ops in a chain: quantize, qgemm, requantize, lut, qsoftmax (and relu/argmax on qi8)."""
+    q_in, q_h = QuantType(8, 1 / 255, -128), QuantType(8, 0.05, -3)
+    q_s, q_p = QuantType(8, 1 / 256, -128), QuantType(32, 2.0**-16, 0, signed=False)
+    x = Value("x", vector(3, FixedType(18)))
+    xq, acc, h = Value("xq", vector(3, q_in)), Value("acc", vector(2, IntType(32))), Value("h", vector(2, q_h))
+    r, s, p = Value("r", vector(2, q_h)), Value("s", vector(2, q_s)), Value("p", vector(2, q_p))
+    consts = (
+        Constant("w", TensorType((2, 3), IntType(8)), (127, -5, 0, -127, 64, 3)),
+        Constant("b", vector(2, IntType(32)), (-1000, 2**20)),
+        Constant("m", vector(2, I64), (1 << 30, 1518500250)),
+        Constant("sh", vector(2, I64), (37, 38)),
+        Constant("t", vector(256, IntType(8)), tuple(range(-128, 128))),
+        Constant("hi", vector(256, IntType(32)), (65536,) + (0,) * 255),
+        Constant("lo", vector(256, IntType(32)), tuple(max(65536 - 256 * k, 0) for k in range(256))),
+    )
+    body = (
+        ops.Quantize(xq, x, multiplier=17547786228187682816, shift=118),
+        ops.QGemm(acc, xq, "w", "b", lanes=2),
+        ops.Requantize(h, acc, "m", "sh", qmin=-3, qmax=127),
+        ops.Relu(r, h),
+        ops.TableLookup(s, r, "t"),
+        ops.QSoftmax(p, s, "hi", "lo"),
+        ops.ArgMax(Value("i", SCALAR_I64), p),
+    )
+    return Module("quantized", (x,), body, (Output("p", p), Output("i", body[-1].result)), consts)
+
+
 OP_MODULES: dict[str, list[Callable[[], Module]]] = {
     "gemm": [_gemm, _gemm_no_bias],
     "affine": [_affine],
@@ -139,6 +167,7 @@ OP_MODULES: dict[str, list[Callable[[], Module]]] = {
     "clip": [_unary(ops.Clip, min=-math.inf, max=6.0), _unary(ops.Clip, min=-0.0, max=0.0)],
     "argmax": [_argmax],
     "label_map": [_label_map],
+    **{name: [_quantized] for name in ("quantize", "qgemm", "requantize", "lut", "qsoftmax")},
 }
 
 

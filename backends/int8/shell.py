@@ -1,0 +1,234 @@
+"""The contract around the kernels: interface, constructor, entry points, input handling.
+
+Split from ``emitter.py`` (the forward pass) to keep each file readable; ``_Emitter``
+inherits these methods and provides the attributes they read (``w``, ``m``, ``mem``,
+``quant``, ``n_in``, ``inline``, ``mut``, ``blob``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from eth_utils import keccak
+
+from ml2sc.backends.base import OutputSlot
+from ml2sc.backends.int8 import numerics as nx
+from ml2sc.ir import ops
+from ml2sc.ir.types import QuantType
+
+if TYPE_CHECKING:
+    from ml2sc.backends.int8.layout import DataBlob, Memory
+    from ml2sc.backends.solidity import SolidityWriter
+    from ml2sc.ir.module import Module
+
+INTERFACE = "IML2SCInt8Model"
+UNROLL_UNPACK = 256  # inputs up to which _unpack stores to constant addresses (7 bytes of code each)
+
+
+def hex_lit(v: int) -> str:
+    """A non-negative Yul/Solidity literal in hex."""
+    return f"0x{v:x}"
+
+
+def lit(c: int) -> str:
+    """A Yul literal for a signed constant: -c is not(c - 1) (Yul has no negative literals)."""
+    return hex_lit(c) if c >= 0 else f"not({hex_lit(-c - 1)})"
+
+
+def qtype(t: object) -> QuantType:
+    """The element type of a quantized value (the verifier guarantees it)."""
+    assert isinstance(t, QuantType)
+    return t
+
+
+def _byte(k: int) -> str:
+    """Byte k (0 = most significant) of the word ``v``, sign-extended: an int8 input."""
+    return f"signextend(0, {'v' if k == 31 else f'shr({248 - 8 * k}, v)'})"
+
+
+class ContractShell:
+    """Entry points and helpers of the int8 model contract (mixed into the emitter)."""
+
+    w: SolidityWriter
+    m: Module
+    mem: Memory
+    blob: DataBlob
+    quant: ops.Quantize
+    n_in: int
+    inline: bool
+    mut: str
+
+    def _interface(self) -> None:
+        w = self.w
+        w.comment("The int8 model interface: IML2SCModel's predict/classify/modelHash, with packed int8 inputs.")
+        with w.block(f"interface {INTERFACE}"):
+            w.line("/// @notice The input had the wrong number of values (or bytes, for packed input).")
+            w.line("error InputLength(uint256 expected, uint256 got);")
+            w.line("/// @notice The constructor got the wrong number of data contract addresses.")
+            w.line("error DataContracts(uint256 expected, uint256 got);")
+            w.line("/// @notice A data contract's code is not the weights this model was compiled with.")
+            w.line("error DataContractHash(uint256 index);")
+            w.line("/// @notice One row of SD59x18 inputs, quantized on chain; all outputs as integers.")
+            w.line("function predict(int256[] calldata x) external view returns (int256[] memory y);")
+            w.line("/// @notice One row quantized off chain: one int8 (two's complement byte) per input.")
+            w.line("function predictPacked(bytes calldata q) external view returns (int256[] memory y);")
+            w.line("/// @notice Rows packed as in predictPacked, back to back; outputs of each row back to back.")
+            w.line("function predictBatch(bytes calldata rows) external view returns (int256[] memory ys);")
+            w.line("/// @notice The predicted class (label output, or argmax, or score >= 0.5).")
+            w.line("function classify(int256[] calldata x) external view returns (int256 label);")
+            w.line("function inputScale() external view returns (uint256);")
+            w.line("/// @notice The first output's scale times 1e18 (real = scale * (q - zeroPoint)).")
+            w.line("function outputScale() external view returns (uint256);")
+            w.line("function outputZeroPoint() external view returns (int256);")
+            w.line("function modelHash() external view returns (bytes32);")
+
+    def _constructor(self) -> None:
+        w = self.w
+        runtimes = self.blob.runtimes() if self.blob.data else ()
+        if not runtimes:
+            return
+        w.comment("The data contracts, deployed first; their code hashes are checked against the compiled weights.")
+        with w.block("constructor(address[] memory data)"):
+            w.line(f"if (data.length != {len(runtimes)}) revert {INTERFACE}.DataContracts({len(runtimes)}, data.length);")
+            for k, code in enumerate(runtimes):
+                w.line(f"if (data[{k}].codehash != 0x{keccak(code).hex()}) revert {INTERFACE}.DataContractHash({k});")
+                w.line(f"D{k} = data[{k}];")
+        w.blank()
+
+    # --------------------------------------------------------- entry points
+    def _entry_points(self) -> None:
+        w = self.w
+        w.comment("predict: SD59x18 inputs, quantized on chain.")
+        with w.block(f"function predict(int256[] calldata x) external {self.mut}"):
+            w.line("_quantizeRow(x);")
+            w.line("_forward();")
+            w.line("assembly { return(RESULT, RESULT_BYTES) }")
+        w.blank()
+        w.comment("predictPacked: the row quantized off chain, one int8 byte per input (the cheapest entry).")
+        with w.block(f"function predictPacked(bytes calldata q) external {self.mut}"):
+            w.line("if (q.length != N_IN) _lengthError(N_IN, q.length);")
+            w.line("uint256 offset;")
+            w.line('assembly ("memory-safe") { mstore(0x40, MEM_END) offset := q.offset }')
+            w.line("_unpack(offset);")
+            w.line("_forward();")
+            w.line("assembly { return(RESULT, RESULT_BYTES) }")
+        w.blank()
+        w.comment("predictBatch: rows packed as in predictPacked, back to back; outputs back to back.")
+        with w.block(f"function predictBatch(bytes calldata rows) external {self.mut}"), w.block("unchecked"):
+            w.line("uint256 n = rows.length / N_IN;")
+            w.line("if (n == 0 || n * N_IN != rows.length) _lengthError(N_IN, rows.length);")
+            w.line("uint256 offset;")
+            with w.block('assembly ("memory-safe")'):
+                w.line("offset := rows.offset")
+                w.line("mstore(MEM_END, 0x20) mstore(add(MEM_END, 0x20), mul(n, N_OUT))")
+                w.line("mstore(0x40, add(add(MEM_END, 0x40), mul(n, shl(5, N_OUT))))")
+            with w.block("for (uint256 r; r < n; ++r)"):
+                w.line("_unpack(offset + r * N_IN);")
+                w.line("_forward();")
+                w.line('assembly ("memory-safe") { mcopy(add(add(MEM_END, 0x40), mul(r, shl(5, N_OUT))), add(RESULT, 0x40), shl(5, N_OUT)) }')
+            w.line("assembly { return(MEM_END, add(0x40, mul(n, shl(5, N_OUT)))) }")
+        w.blank()
+        self._classify()
+        w.blank()
+
+    def _classify(self) -> None:
+        w = self.w
+        slots = self.output_slots()
+        label = next((s for s in slots if s.scale is None), None)
+        with w.block(f"function classify(int256[] calldata x) external {self.mut} returns (int256 label)"):
+            w.line("_quantizeRow(x);")
+            w.line("_forward();")
+            if label is not None:
+                w.comment(f"the model's own label output '{label.name}'")
+                w.line(f"assembly {{ label := mload({hex_lit(self._slot_addr(label))}) }}")
+                return
+            first, out = slots[0], self.m.outputs[0].value
+            if first.size == 1:
+                q = qtype(out.type.element)
+                threshold = nx.round_half_up(q.zero_point + 0.5 / q.scale)  # least q with scale (q - z) >= 0.5
+                while q.scale * (threshold - 1 - q.zero_point) >= 0.5:
+                    threshold -= 1
+                while q.scale * (threshold - q.zero_point) < 0.5:
+                    threshold += 1
+                w.comment(f"a single score: class 1 when it is at least 0.5, i.e. q >= {threshold}")
+                w.line(f"assembly {{ label := iszero(slt(mload({hex_lit(self._slot_addr(first))}), {lit(threshold)})) }}")
+                return
+            src = self.m.producer(out)
+            base, n = self._slot_addr(first), first.size
+            if isinstance(src, ops.QSoftmax):
+                base = self.mem.regions[src.input.name]
+                w.comment("the index of the first maximum of the logits the softmax reads (no ties from rounding)")
+            else:
+                w.comment("the index of the first maximum of the first output")
+            with w.block("assembly"):
+                w.line(f"let best := mload({hex_lit(base)})")
+                with w.block(f"for {{ let k := 1 }} lt(k, {n}) {{ k := add(k, 1) }}"):
+                    w.line(f"let v := mload(add({hex_lit(base)}, shl(5, k)))")
+                    w.line("if sgt(v, best) { best := v label := k }")
+
+    def _slot_addr(self, slot: OutputSlot) -> int:
+        return self.mem.regions["RESULT"] + 64 + 32 * slot.offset
+
+    # -------------------------------------------------------------- forward
+    def _helpers(self) -> None:
+        w = self.w
+        q = self.quant
+        qt = qtype(q.result.type.element)
+        lo, hi = nx.type_range(qt)
+        w.blank()
+        v_lo, v_hi = nx.input_thresholds(q.multiplier, q.shift, qt)
+        w.comment("SD59x18 -> int8 (numerics.quantize_input): q = sar(S, x * A + 2^(S-1)) + z, clamped. The formula")
+        w.comment(f"only runs strictly between the thresholds where it reaches the clamp bounds ({lo}, {hi}),")
+        w.comment("so the product cannot overflow and no separate saturation or clamp is needed.")
+        with w.block("function _quantizeRow(int256[] calldata x) private pure"):
+            w.line("if (x.length != N_IN) _lengthError(N_IN, x.length);")
+            with w.block('assembly ("memory-safe")'):
+                w.line("mstore(0x40, MEM_END)")
+                with w.block("for { let i := 0 } lt(i, N_IN) { i := add(i, 1) }"):
+                    w.line("let v := calldataload(add(x.offset, shl(5, i)))")
+                    zp = qt.zero_point
+                    qexpr = f"sar({q.shift}, add(mul(v, {q.multiplier}), {hex_lit(1 << (q.shift - 1))}))"
+                    qexpr = f"add({qexpr}, {zp})" if zp >= 0 else f"sub({qexpr}, {-zp})"
+                    w.line(f"let q := {lit(lo)}")
+                    w.line(f"if sgt(v, {lit(v_lo)}) {{ q := {lit(hi)} if slt(v, {lit(v_hi)}) {{ q := {qexpr} }} }}")
+                    w.line("mstore(add(X, shl(5, i)), q)")
+        w.blank()
+        w.comment("Packed int8 bytes at calldata offset src -> one sign-extended word per input at X.")
+        with w.block("function _unpack(uint256 src) private pure"), w.block("assembly"):
+            if self.n_in <= UNROLL_UNPACK:
+                self._unpack_unrolled()
+            else:
+                end = self.x + 32 * 32 * (-(-self.n_in // 32))
+                with w.block(f"for {{ let s := src let d := X }} lt(d, {hex_lit(end)}) {{ s := add(s, 32) d := add(d, 1024) }}"):
+                    w.line("let v := calldataload(s)")
+                    parts = [f"mstore({'d' if k == 0 else f'add(d, {hex_lit(32 * k)})'}, {_byte(k)})" for k in range(32)]
+                    for i in range(0, 32, 4):
+                        w.line(" ".join(parts[i : i + 4]))
+        w.blank()
+        if not self.inline:
+            w.comment("Weights and tables from a data contract into memory.")
+            with w.block("function _copy(address d, uint256 src, uint256 dst, uint256 len) private view"):
+                w.line('assembly ("memory-safe") { extcodecopy(d, dst, src, len) }')
+        w.comment("One copy of the InputLength revert for every entry point.")
+        with w.block("function _lengthError(uint256 expected, uint256 got) private pure"):
+            w.line(f"revert {INTERFACE}.InputLength(expected, got);")
+
+    def _unpack_unrolled(self) -> None:
+        """Exactly n_in stores to constant addresses: no loop, no padding, no address arithmetic."""
+        for word in range(-(-self.n_in // 32)):
+            self.w.line(f"{{ let v := calldataload({'src' if word == 0 else f'add(src, {hex_lit(32 * word)})'})")
+            stores = [f"mstore({hex_lit(self.x + 32 * (32 * word + k))}, {_byte(k)})"
+                      for k in range(min(32, self.n_in - 32 * word))]
+            for i in range(0, len(stores), 4):
+                self.w.line("  " + " ".join(stores[i : i + 4]))
+            self.w.line("}")
+
+    def output_slots(self) -> tuple[OutputSlot, ...]:
+        slots, offset = [], 0
+        for o in self.m.outputs:
+            size = max(o.value.type.size, 1)
+            el = o.value.type.element
+            scale, zp = (el.scale, el.zero_point) if isinstance(el, QuantType) else (None, 0)
+            slots.append(OutputSlot(o.name, offset, size, o.value.type.shape, None, scale, zp))
+            offset += size
+        return tuple(slots)

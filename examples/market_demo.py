@@ -1,0 +1,125 @@
+"""A whole marketplace challenge, played on chain by two models trained here.
+
+Breast cancer (ML2SC's min-max scaling): the organiser keeps the first 100 rows
+as the hidden test set and posts 1 ETH for the best model with at least 85%
+accuracy. Alice trains ML2SC's MLP_2L_4n (30-4-1), Bob the smaller MLP_2L_2n
+(30-2-1), each with ML2SC's recipe and its own seed; both compile with ml2sc's prbmath backend,
+deploy and submit. The organiser reveals the test set, anyone evaluates the 200
+(model, row) pairs in batches of 50, and everybody claims. Every step's gas is
+measured from the receipts.
+
+Run: .venv/bin/python examples/market_demo.py [--chain anvil] [--batch 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import torch
+
+import ml2sc
+from ml2sc.compiler import ml2sc_suite as suite
+from ml2sc.compiler.chain import open_chain
+from ml2sc.compiler.market import Challenge, Rules, TestSet
+
+N_TEST = 100
+ETH = 10**18
+
+
+def split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """ML2SC's scaled breast-cancer data; the first 100 rows are the organiser's test set."""
+    x_train, y_train, x_test, y_test = suite.breast_cancer()
+    x = np.concatenate([x_test, x_train])
+    y = np.concatenate([y_test, y_train])
+    return x[N_TEST:], y[N_TEST:], x[:N_TEST], y[:N_TEST]
+
+
+def train(sizes: list[int], epochs: int, x: np.ndarray, y: np.ndarray, seed: int) -> torch.nn.Module:
+    """ML2SC's recipe (BCE on a sigmoid, Adam lr=0.001, batch 4), on the submitter's own data."""
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)  # 4-row batches: threads only add contention
+    model = suite.build(sizes)
+    opt = torch.optim.Adam(model.parameters(), lr=0.001)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)[:, None]
+    for _ in range(epochs):
+        for idx in torch.randperm(len(xt)).split(4):
+            opt.zero_grad()
+            torch.nn.functional.binary_cross_entropy(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+    return model.eval()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chain", default="embedded", choices=["embedded", "anvil"])
+    parser.add_argument("--batch", type=int, default=50, help="(model, row) pairs per evaluate transaction")
+    args = parser.parse_args(argv)
+    start = time.monotonic()
+
+    x_train, y_train, x_test, y_test = split()
+    print(f"training two competing models on {len(x_train)} rows ...")
+    entries = {
+        "alice": ("MLP_2L_4n (30-4-1), 30 epochs", train([30, 4, 1], 30, x_train, y_train, seed=0)),
+        "bob": ("MLP_2L_2n (30-2-1), 30 epochs", train([30, 2, 1], 30, x_train, y_train, seed=1)),
+    }
+    compiled = {who: ml2sc.compile(suite.to_onnx(model), name=f"{who}_model") for who, (_, model) in entries.items()}
+
+    chain = open_chain(args.chain)
+    organiser, parties = chain, {"alice": chain.party(1), "bob": chain.party(2)}
+    models = {who: compiled[who].deploy(parties[who]) for who in entries}
+
+    test_set = TestSet.build(compiled["alice"].quantize(x_test), y_test.astype(int))
+    rules = Rules(n_classes=2, threshold=0.85, stake=ETH // 10, model_gas_cap=500_000)
+    challenge, salt = Challenge.create(organiser, test_set, reward=ETH, rules=rules)
+    print(f"challenge {challenge.address} on the {chain.name} chain: 1 ETH reward, 0.1 ETH stake, "
+          f"{test_set.n_rows} hidden rows ({test_set.row_bytes} bytes each), accuracy >= 85% to win")
+    for who in entries:
+        challenge.submit(models[who].address, parties[who])
+    challenge.advance_past("submission")
+    challenge.reveal(salt, test_set)
+    transactions = challenge.evaluate_all(args.batch)
+    status = challenge.status()
+
+    # the simulator's integers, classified as the contract does (score >= 0.5)
+    expected = {who: sum(int(out[0] >= ETH // 2) == label
+                         for out, label in zip(compiled[who].simulate_raw(list(test_set.inputs)), test_set.labels,
+                                               strict=True))
+                for who in entries}
+    for sub, who in zip(status.submissions, entries, strict=True):
+        mark = "==" if sub["correct"] == expected[who] else "!="
+        print(f"  {who:5} {entries[who][0]:40} {sub['correct']}/{test_set.n_rows} correct on chain "
+              f"({mark} simulator {expected[who]}), {sub['invalid']} invalid answers")
+    winner = list(entries)[status.winner] if status.winner is not None else None
+    print(f"winner: {winner}; evaluation took {transactions} transactions of up to {args.batch} pairs")
+
+    paid = {"organiser": challenge.claim(organiser)}
+    if winner:
+        paid[winner] = challenge.claim(parties[winner])
+    print("claimed: " + ", ".join(f"{who} {amount / ETH:g} ETH" for who, amount in paid.items()))
+
+    print_gas(challenge.gas, models)
+    print(f"done in {time.monotonic() - start:.1f} s")
+    ok = all(sub["correct"] == expected[who] for sub, who in zip(status.submissions, entries, strict=True))
+    return 0 if ok and status.phase == "final" and chain.balance(challenge.address) == 0 else 1
+
+
+def print_gas(steps: list[tuple[str, int]], models: dict) -> None:
+    """One line per transaction, then the total of the challenge itself (models' deployment apart)."""
+    print(f"\n{'step':<28}{'gas':>12}")
+    for who, deployed in models.items():
+        print(f"{'(deploy ' + who + ' model)':<28}{deployed.gas.deploy:>12,}")
+    counts: dict[str, int] = {}
+    for step, gas in steps:
+        counts[step] = counts.get(step, 0) + 1
+        label = f"{step} {counts[step]}" if sum(s == step for s, _ in steps) > 1 else step
+        print(f"{label:<28}{gas:>12,}")
+    evaluation = sum(g for s, g in steps if s == "evaluate")
+    print(f"{'evaluate, all batches':<28}{evaluation:>12,}")
+    print(f"{'full challenge':<28}{sum(g for _, g in steps):>12,}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

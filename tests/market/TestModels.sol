@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+// Test-only model contracts for the marketplace security tests. Each follows one rule, the label
+// of a row is 1 when x[0] >= 0, and misbehaves on the rows where x[1] < 0 ("bad rows").
+
+abstract contract RuleModel {
+    uint256 public constant inputScale = 1e18;
+    uint256 public constant outputScale = 1e18;
+
+    function modelHash() external pure virtual returns (bytes32);
+
+    function rule(int256[] calldata x) internal pure returns (int256) {
+        return x[0] >= 0 ? int256(1) : int256(0);
+    }
+
+    function bad(int256[] calldata x) internal pure returns (bool) {
+        return x[1] < 0;
+    }
+}
+
+/// Always right.
+contract HonestRule is RuleModel {
+    function modelHash() external pure override returns (bytes32) { return keccak256("honest"); }
+
+    function classify(int256[] calldata x) external pure returns (int256) { return rule(x); }
+
+    function predict(int256[] calldata x) external pure returns (int256[] memory y) {
+        y = new int256[](1);
+        y[0] = rule(x) * 1e18;
+    }
+}
+
+/// Reverts on bad rows, with the right label as revert data: a reverted call never scores.
+contract Reverter is RuleModel {
+    function modelHash() external pure override returns (bytes32) { return keccak256("reverter"); }
+
+    function classify(int256[] calldata x) external pure returns (int256) {
+        if (bad(x)) {
+            bytes memory data = abi.encode(rule(x));
+            assembly { revert(add(data, 32), mload(data)) }
+        }
+        return rule(x);
+    }
+}
+
+/// Burns every unit of gas it is given on bad rows.
+contract GasBurner is RuleModel {
+    function modelHash() external pure override returns (bytes32) { return keccak256("burner"); }
+
+    function classify(int256[] calldata x) external pure returns (int256 label) {
+        label = rule(x);
+        if (bad(x)) {
+            assembly { for {} 1 {} { label := add(label, 1) } }
+        }
+    }
+}
+
+/// Answers out of range on bad rows: the right label plus the number of classes.
+contract OutOfRange is RuleModel {
+    function modelHash() external pure override returns (bytes32) { return keccak256("out-of-range"); }
+
+    function classify(int256[] calldata x) external pure returns (int256) {
+        return bad(x) ? rule(x) + 2 : rule(x);
+    }
+}
+
+/// Returns no data on bad rows (garbage for a function that promises an int256).
+contract Silent is RuleModel {
+    function modelHash() external pure override returns (bytes32) { return keccak256("silent"); }
+
+    function classify(int256[] calldata x) external pure returns (int256) {
+        if (bad(x)) {
+            assembly { return(0, 0) }
+        }
+        return rule(x);
+    }
+}
+
+/// The cheat the self-containment check exists for: answers read from storage that its owner
+/// writes after the test set is revealed.
+contract StorageCheater is RuleModel {
+    mapping(int256 x0 => int256) public answers;
+
+    function modelHash() external pure override returns (bytes32) { return keccak256("cheater"); }
+
+    function learn(int256 x0, int256 label) external { answers[x0] = label; }
+
+    function classify(int256[] calldata x) external view returns (int256) { return answers[x[0]]; }
+}
+
+interface IChallenge {
+    function submit(address model) external returns (uint256);
+    function claim() external returns (uint256);
+}
+
+/// A submitter contract whose receive() re-enters claim() once and records how that ended.
+contract ReentrantClaimer {
+    IChallenge public immutable challenge;
+    bool public reentered;
+    bytes public reentryError;
+
+    constructor(IChallenge challenge_) { challenge = challenge_; }
+
+    function submit(address model) external { challenge.submit(model); }
+
+    function claim() external { challenge.claim(); }
+
+    receive() external payable {
+        if (reentered) return;
+        reentered = true;
+        try challenge.claim() {
+            reentryError = "paid twice";
+        } catch (bytes memory err) {
+            reentryError = err;
+        }
+    }
+}

@@ -1,0 +1,74 @@
+"""Every security test catches its guard's removal: each guard line in the marketplace contracts
+is tagged ``// guard: NAME``; here a copy of the contracts with that guard removed (or disabled) is
+compiled and the attack scenario must then fail. Slow: one solc run per mutant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import pytest
+
+from ml2sc.compiler import market, verify
+from ml2sc.compiler.chain import Reverted
+from ml2sc.compiler.market_abi import MARKET_SOURCES
+from ml2sc.compiler.solc import compile_solidity, runtime_sol_dir
+from tests.market import scenarios as s
+
+# (file, guard tag, text to replace on that line (None: delete the line), replacement, attack)
+MUTANTS: list[tuple[str, str, str | None, str, Callable[[s.Env], None]]] = [
+    ("Challenge.sol", "reveal-mismatch", None, "", s.reveal_not_matching),
+    ("Challenge.sol", "submission-deadline", None, "", s.submission_after_deadline),
+    ("Challenge.sol", "evaluate-before-reveal", None, "", s.evaluation_before_reveal),
+    ("Challenge.sol", "double-claim", None, "", s.double_claim),
+    ("Challenge.sol", "reentrancy", None, "", s.reentrant_payout),
+    ("ChallengeModels.sol", "model-gas-cap", "staticcall(gasCap,", "staticcall(gas(),",
+     partial(s.misbehaving_models, model="GasBurner")),
+    ("Challenge.sol", "call-result", "ok && ", "", partial(s.misbehaving_models, model="Reverter")),
+    ("Challenge.sol", "call-result", "size == 32", "true", partial(s.misbehaving_models, model="Silent")),
+    ("Challenge.sol", "output-range", "uint256(word) < nClasses", "true",
+     partial(s.misbehaving_models, model="OutOfRange")),
+    ("Challenge.sol", "forfeit", None, "", s.organiser_never_reveals),
+    ("Challenge.sol", "label-range", "iszero(lt(label, classes))", "0", s.label_out_of_range),
+    ("Challenge.sol", "self-contained", None, "", s.mutable_model),
+    ("VerifiedInference.sol", "rerun", "ok && size == 32 && int256(uint256(word)) == y[0]", "true", s.false_claim),
+    ("VerifiedInference.sol", "claim-holds", None, "", s.correct_claim),
+    ("VerifiedInference.sol", "window", None, "", s.correct_claim),
+]
+
+
+def mutant_sources(file: str, tag: str, old: str | None, new: str) -> dict[str, str]:
+    sources = {f"ml2sc/{n}": (runtime_sol_dir() / n).read_text() for n in MARKET_SOURCES}
+    lines = sources[f"ml2sc/{file}"].splitlines(keepends=True)
+    hits = [i for i, line in enumerate(lines) if f"// guard: {tag}" in line]
+    assert len(hits) == 1, f"guard '{tag}' tagged on {len(hits)} lines of {file}"
+    i = hits[0]
+    if old is None:
+        lines[i] = "\n"
+    else:
+        assert old in lines[i], f"'{old}' not on the '{tag}' line: {lines[i]}"
+        lines[i] = lines[i].replace(old, new)
+    sources[f"ml2sc/{file}"] = "".join(lines)
+    return sources
+
+
+@pytest.mark.parametrize("file,tag,old,new", [m[:4] for m in MUTANTS])
+def test_every_guard_is_tagged_once(file: str, tag: str, old: str | None, new: str) -> None:
+    mutant_sources(file, tag, old, new)
+
+
+def test_unmutated_contracts_compile_to_the_same_code_as_the_driver() -> None:
+    sources = {f"ml2sc/{n}": (runtime_sol_dir() / n).read_text() for n in MARKET_SOURCES}
+    assert compile_solidity(sources)["Challenge"].bytecode == market.market_contracts()["Challenge"].bytecode
+
+
+@pytest.mark.slow
+@pytest.mark.evm
+@pytest.mark.parametrize("file,tag,old,new,attack", MUTANTS, ids=[f"{m[1]}-{m[4].func.__name__ if isinstance(m[4], partial) else m[4].__name__}-{m[4].keywords.get('model', '') if isinstance(m[4], partial) else ''}" for m in MUTANTS])
+def test_attack_succeeds_once_its_guard_is_removed(env: s.Env, monkeypatch: pytest.MonkeyPatch, file: str, tag: str,
+                                                   old: str | None, new: str, attack: Callable[[s.Env], None]) -> None:
+    contracts = compile_solidity(mutant_sources(file, tag, old, new)).contracts  # warnings allowed in mutants
+    monkeypatch.setattr(market, "market_contracts", lambda: contracts)
+    monkeypatch.setattr(verify, "market_contracts", lambda: contracts)
+    with pytest.raises((AssertionError, Reverted)):
+        attack(env)
