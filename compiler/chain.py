@@ -149,6 +149,15 @@ class EmbeddedChain:
     def balance(self, address: str) -> int:
         return int(self._tester.get_balance(address))
 
+    def code(self, address: str) -> bytes:
+        """The runtime code at ``address`` (empty if nothing is deployed there)."""
+        code = self._tester.get_code(address)  # eth-tester returns a 0x-hex string
+        return bytes.fromhex(code[2:]) if isinstance(code, str) else bytes(code)
+
+    @property
+    def chain_id(self) -> int:
+        return int(self._backend.chain.chain_id)
+
     def timestamp(self) -> int:
         """The block timestamp the next transaction sees."""
         return int(self._backend.chain.header.timestamp)

@@ -117,7 +117,7 @@ def cmd_ir(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     compiled = _compile(args)
     x = _load_data(args.data)
-    deployed = compiled.deploy(_open_chain(args))
+    deployed = compiled.deploy(_open_chain(args), journal=args.journal)
     rows = compiled.quantize(x)
     raw = [y for row in _progress(len(rows), "inference")(rows) for y in deployed.predict_raw([row], packed=not args.abi_input)]
     from ml2sc.compiler.driver import decode_outputs
@@ -162,7 +162,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     compiled = _compile(args)
     x = _load_data(args.data)
-    deployed = compiled.deploy(_open_chain(args))
+    deployed = compiled.deploy(_open_chain(args), journal=args.journal)
     report = validate(compiled, x, deployed, atol=args.atol, rtol=args.rtol, progress=_progress(len(x), "validate"),
                       min_agreement=args.min_agreement)
     if args.json:
@@ -249,6 +249,8 @@ def _chain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key-env", default="ML2SC_PRIVATE_KEY", help="env var holding the hex private key (default ML2SC_PRIVATE_KEY)")
     p.add_argument("--keystore", help="encrypted keystore file (password from $ML2SC_KEYSTORE_PASSWORD or asked)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--journal", metavar="FILE",
+                   help="record data-contract deployments here; a rerun after an interruption resumes, deploying nothing twice")
 
 
 def build_parser() -> argparse.ArgumentParser:

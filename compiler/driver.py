@@ -192,7 +192,11 @@ class CompiledModel:
         extra = [item for item in contract.abi if (item.get("type"), item.get("name")) not in names]
         return replace(contract, abi=iface_abi + extra)
 
-    def _deploy_data(self, chain: Chain, progress: bool) -> tuple[list[str], list[tuple[str, int]]]:
+    def _deploy_data(
+        self, chain: Chain, progress: bool, journal: DeployJournal | None
+    ) -> tuple[list[str], list[tuple[str, int]]]:
+        """Deploy each data contract, or reuse the one the journal recorded if the chain holds
+        exactly its code there: an interrupted deployment resumes without deploying twice."""
         blobs = self.program.data_contracts
         if not blobs:
             return [], []
@@ -201,9 +205,17 @@ class CompiledModel:
         addresses, gas = [], []
         bar = tqdm(blobs, desc="data contracts", unit="contract", disable=not progress or len(blobs) < 2 or None)
         for k, runtime in enumerate(bar):
+            label = f"{self.program.contract_name}.data{k}"
+            reused = journal.lookup(chain, runtime) if journal else None
+            if reused:
+                addresses.append(reused)
+                gas.append((f"{label} (already deployed)", 0))
+                continue
             tx = chain.deploy(data_initcode(runtime))
             addresses.append(tx.address or "")
-            gas.append((f"{self.program.contract_name}.data{k}", tx.gas_used))
+            gas.append((label, tx.gas_used))
+            if journal:
+                journal.record(chain, runtime, tx.address or "")
         return addresses, gas
 
     def quantize(self, x: np.ndarray) -> list[list[int]]:
@@ -215,10 +227,17 @@ class CompiledModel:
     def simulate(self, x: np.ndarray) -> dict[str, np.ndarray]:
         return decode_outputs(self.program, self.simulate_raw(self.quantize(x)))
 
-    def deploy(self, chain: Chain | str | None = None, progress: bool = True) -> DeployedModel:
-        """Deploy the data contracts (if any), then the model with their addresses; record each one's gas."""
+    def deploy(
+        self, chain: Chain | str | None = None, progress: bool = True, journal: str | os.PathLike[str] | None = None
+    ) -> DeployedModel:
+        """Deploy the data contracts (if any), then the model with their addresses; record each one's gas.
+
+        ``journal``: a JSON file recording each data contract as soon as it is deployed; a
+        deployment that was interrupted resumes from it (contracts whose code is on chain at
+        the recorded address are reused, not deployed again). Useful on real networks."""
         chain = open_chain(chain or "embedded") if not hasattr(chain, "transact") else chain
-        addresses, per_contract = self._deploy_data(chain, progress)  # type: ignore[arg-type]
+        book = DeployJournal(Path(journal)) if journal is not None else None
+        addresses, per_contract = self._deploy_data(chain, progress, book)  # type: ignore[arg-type]
         initcode = self.artifact.bytecode
         if self.program.data_contracts:
             initcode += encode(["address[]"], [addresses])
@@ -228,6 +247,47 @@ class CompiledModel:
         for calldata in self.backend.setup_calls(self.ir, self.program):
             gas.upload.append(chain.transact(tx.address, calldata).gas_used)  # type: ignore[union-attr]
         return DeployedModel(self, chain, tx.address or "", gas)  # type: ignore[arg-type]
+
+
+@dataclass
+class DeployJournal:
+    """Data contracts already deployed, per chain: ``{chain id: {keccak(code): address}}`` in JSON.
+
+    Written after every deployment (atomically, by rename), so an interruption loses at
+    most the transaction in flight. An entry counts only if the chain still holds exactly
+    that code at that address; anything else is deployed afresh."""
+
+    path: Path
+
+    def _load(self) -> dict[str, dict[str, str]]:
+        import json
+
+        if not self.path.exists():
+            return {}
+        try:
+            return json.loads(self.path.read_text())
+        except ValueError as e:
+            raise Ml2scError(f"deployment journal '{self.path}' is not valid JSON: {e}") from None
+
+    @staticmethod
+    def _chain_key(chain: Any) -> str:
+        return str(getattr(chain, "chain_id", getattr(chain, "name", "chain")))
+
+    def lookup(self, chain: Any, runtime: bytes) -> str | None:
+        address = self._load().get(self._chain_key(chain), {}).get("0x" + keccak(runtime).hex())
+        if address and hasattr(chain, "code") and chain.code(address) == runtime:
+            return address
+        return None
+
+    def record(self, chain: Any, runtime: bytes, address: str) -> None:
+        import json
+
+        book = self._load()
+        book.setdefault(self._chain_key(chain), {})["0x" + keccak(runtime).hex()] = address
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        tmp.write_text(json.dumps(book, indent=2))
+        os.replace(tmp, self.path)
 
 
 def data_initcode(runtime: bytes) -> bytes:

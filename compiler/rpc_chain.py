@@ -114,6 +114,10 @@ class RpcChain:
     def balance(self, address: str) -> int:
         return int(self.rpc("eth_getBalance", address, "latest"), 16)
 
+    def code(self, address: str) -> bytes:
+        """The runtime code at ``address`` (empty if nothing is deployed there)."""
+        return bytes.fromhex(self.rpc("eth_getCode", address, "latest")[2:])
+
     def timestamp(self) -> int:
         """The latest block's timestamp (the next block's is at least this)."""
         return int(self.rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
