@@ -41,8 +41,14 @@ def qtype(t: object) -> QuantType:
     return t
 
 
-def _byte(k: int) -> str:
-    """Byte k (0 = most significant) of the word ``v``, sign-extended: an int8 input."""
+XOR_128 = "0x" + "80" * 32  # flips every byte's top bit: int8 q -> unsigned q + 128
+
+
+def _byte(k: int, biased: bool) -> str:
+    """Input k of the word ``v``: byte k (0 = most significant) sign-extended, or, when the
+    word was XORed with XOR_128, the byte itself (q + 128, no sign extension needed)."""
+    if biased:
+        return f"byte({k}, v)"
     return f"signextend(0, {'v' if k == 31 else f'shr({248 - 8 * k}, v)'})"
 
 
@@ -55,6 +61,7 @@ class ContractShell:
     blob: DataBlob
     quant: ops.Quantize
     n_in: int
+    xbias: int
     inline: bool
     mut: str
 
@@ -186,22 +193,28 @@ class ContractShell:
                 w.line("mstore(0x40, MEM_END)")
                 with w.block("for { let i := 0 } lt(i, N_IN) { i := add(i, 1) }"):
                     w.line("let v := calldataload(add(x.offset, shl(5, i)))")
-                    zp = qt.zero_point
+                    zp = qt.zero_point + self.xbias
                     qexpr = f"sar({q.shift}, add(mul(v, {q.multiplier}), {hex_lit(1 << (q.shift - 1))}))"
                     qexpr = f"add({qexpr}, {zp})" if zp >= 0 else f"sub({qexpr}, {-zp})"
-                    w.line(f"let q := {lit(lo)}")
-                    w.line(f"if sgt(v, {lit(v_lo)}) {{ q := {lit(hi)} if slt(v, {lit(v_hi)}) {{ q := {qexpr} }} }}")
+                    w.line(f"let q := {lit(lo + self.xbias)}")
+                    w.line(f"if sgt(v, {lit(v_lo)}) {{ q := {lit(hi + self.xbias)} if slt(v, {lit(v_hi)}) {{ q := {qexpr} }} }}")
                     w.line("mstore(add(X, shl(5, i)), q)")
         w.blank()
-        w.comment("Packed int8 bytes at calldata offset src -> one sign-extended word per input at X.")
+        if self.xbias:
+            w.comment("Packed int8 bytes at calldata offset src -> one word per input at X, holding q + 128")
+            w.comment("(only qgemms read X; they fold the 128 into their constants): one XOR per 32 bytes and")
+            w.comment("a BYTE per input instead of a shift and a sign extension.")
+        else:
+            w.comment("Packed int8 bytes at calldata offset src -> one sign-extended word per input at X.")
         with w.block("function _unpack(uint256 src) private pure"), w.block("assembly"):
             if self.n_in <= UNROLL_UNPACK:
                 self._unpack_unrolled()
             else:
                 end = self.x + 32 * 32 * (-(-self.n_in // 32))
                 with w.block(f"for {{ let s := src let d := X }} lt(d, {hex_lit(end)}) {{ s := add(s, 32) d := add(d, 1024) }}"):
-                    w.line("let v := calldataload(s)")
-                    parts = [f"mstore({'d' if k == 0 else f'add(d, {hex_lit(32 * k)})'}, {_byte(k)})" for k in range(32)]
+                    w.line(f"let v := {self._load_word('s')}")
+                    parts = [f"mstore({'d' if k == 0 else f'add(d, {hex_lit(32 * k)})'}, {_byte(k, bool(self.xbias))})"
+                             for k in range(32)]
                     for i in range(0, 32, 4):
                         w.line(" ".join(parts[i : i + 4]))
         w.blank()
@@ -216,12 +229,15 @@ class ContractShell:
     def _unpack_unrolled(self) -> None:
         """Exactly n_in stores to constant addresses: no loop, no padding, no address arithmetic."""
         for word in range(-(-self.n_in // 32)):
-            self.w.line(f"{{ let v := calldataload({'src' if word == 0 else f'add(src, {hex_lit(32 * word)})'})")
-            stores = [f"mstore({hex_lit(self.x + 32 * (32 * word + k))}, {_byte(k)})"
+            self.w.line(f"{{ let v := {self._load_word('src' if word == 0 else f'add(src, {hex_lit(32 * word)})')}")
+            stores = [f"mstore({hex_lit(self.x + 32 * (32 * word + k))}, {_byte(k, bool(self.xbias))})"
                       for k in range(min(32, self.n_in - 32 * word))]
             for i in range(0, len(stores), 4):
                 self.w.line("  " + " ".join(stores[i : i + 4]))
             self.w.line("}")
+
+    def _load_word(self, offset: str) -> str:
+        return f"xor(calldataload({offset}), {XOR_128})" if self.xbias else f"calldataload({offset})"
 
     def output_slots(self) -> tuple[OutputSlot, ...]:
         slots, offset = [], 0

@@ -70,3 +70,15 @@ def _clip_model() -> Module:
 
 
 MODELS["clip"] = _clip_model
+
+
+def _input_activation() -> Module:
+    """tanh straight on the input: the int8 input is then read by a table, not only by qgemms."""
+    m = mlp_module([6, 3], [""], name="inact")
+    x = m.inputs[0]
+    t = Value("t", x.type)
+    return replace(m, ops=(ops.Tanh(t, x), replace(m.ops[0], input=t)))
+
+
+MODELS["input-activation"] = _input_activation
+MODELS["wide"] = lambda: mlp_module([300, 4, 2], ["relu", "softmax"], name="wide")  # > 256 inputs: looped unpack

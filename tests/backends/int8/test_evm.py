@@ -36,7 +36,7 @@ def test_chain_equals_simulator(chain, rows: np.ndarray, name: str, weights: str
     m = MODELS[name]()
     x = _rows_for(m, rows)
     c = build(m, x, f"weights={weights}")
-    assert bool(c.program.data_contracts) == (weights == "data")
+    assert bool(c.program.data_contracts) == (weights == "data" or name == "wide")  # wide: too big to inline
     d = c.deploy(chain)
     q = c.quantize(x)
     sim = c.simulate_raw(q)
