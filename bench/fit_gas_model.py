@@ -11,9 +11,10 @@ backend's ``cost.TERMS`` by least squares on the relative error and writes
 ``gas_model.json`` into the backend's package. It prints the error of the
 estimate (``ml2sc.compiler.estimate.estimate``, the code path users run) on
 every model, and a 5-fold cross-validation (the error on models a fit did not
-see). Measurements are cached (``--cache``, keyed by the lowered IR and the rows),
-so an interrupted run resumes and a refit after a change to ``cost.py`` measures
-nothing; the trained benchmark models are cached too (training takes minutes).
+see). Measurements are cached (``--cache``, keyed by the lowered IR, the code the
+backend emits for it and the rows), so an interrupted run resumes and a refit after
+a change to ``cost.py`` measures nothing; the trained benchmark models are cached
+too (training takes minutes).
 """
 
 from __future__ import annotations
@@ -182,10 +183,22 @@ def benchmark_cases(cache_dir: Path, rows: int = ROWS) -> list[Case]:
 
 
 # ---------------------------------------------------------------- measurement
-def record_key(backend: str, ir_text: str, x: Any) -> str:
-    """Cache key of a measurement: the backend, the IR it compiles and the rows it runs."""
-    text = backend + ir_text + np.asarray(x, dtype=np.float32).tobytes().hex()
+def record_key(be: Backend, ir: Module, x: Any) -> str:
+    """Cache key of a measurement: the backend, the IR, the Solidity the backend emits for it
+    today (a changed emitter invalidates the measurement) and the rows it runs."""
+    program = be.emit(ir)
+    sources = "".join(program.sources[k] for k in sorted(program.sources)) + "".join(c.hex() for c in program.data_contracts)
+    text = be.name + print_module(ir) + sources + np.asarray(x, dtype=np.float32).tobytes().hex()
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _key(be: Backend, case: Case) -> str | None:
+    """The case's key, or None when the backend refuses the model (it is then measured, and
+    recorded as skipped, under its name)."""
+    try:
+        return record_key(be, case.lower(be), case.x)
+    except Ml2scError:
+        return None
 
 
 def measure(case: Case, backend_name: str, chain: EmbeddedChain) -> dict[str, Any]:
@@ -204,7 +217,7 @@ def measure(case: Case, backend_name: str, chain: EmbeddedChain) -> dict[str, An
         "batches": [],
     }
     for n in (len(rows) // 5, len(rows)):  # two sizes, so that per-call and per-row costs separate
-        data = batch_calldata(be, rows[:n])
+        data = batch_calldata(be.pack_row, rows[:n])  # emitted: the backend packs as the driver does
         if data is None:
             break
         tx: TxResult = chain.transact(deployed.address, data)
@@ -219,7 +232,7 @@ def measure_all(cases: list[Case], backend: str, cache: Path) -> list[dict[str, 
 
     be = get_backend(backend)
     stored: dict[str, Any] = json.loads(cache.read_text()) if cache.exists() else {}
-    keys = [record_key(be.name, print_module(c.lower(be)), c.x) for c in cases]
+    keys = [_key(be, c) or f"refused:{c.name}" for c in cases]
     todo = [(k, c) for k, c in zip(keys, cases, strict=True) if k not in stored]
     chain = EmbeddedChain()
     for key, case in tqdm(todo, desc=f"measure {backend}", unit="model", file=sys.stderr):

@@ -30,6 +30,7 @@ import dataclasses
 import importlib
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from types import ModuleType
@@ -148,9 +149,20 @@ def _selector(signature: str) -> bytes:
     return keccak(text=signature)[:4]
 
 
-def inference_calldata(backend: Backend, row: list[int]) -> bytes:
+Packer = Callable[[list[int]], "list[int] | bytes | None"]
+
+
+def packer(backend: Backend, module: Module) -> Packer:
+    """How the driver packs a row for ``predictPacked``: ``backend.pack_row``, unless the
+    backend's cost.py defines ``pack_row(backend, module, row)`` (for backends whose packing
+    needs state that only emission sets)."""
+    custom = getattr(cost_module(backend), "pack_row", None)
+    return (lambda row: custom(backend, module, row)) if custom else backend.pack_row
+
+
+def inference_calldata(pack: Packer, row: list[int]) -> bytes:
     """What the driver sends for one row by default (``DeployedModel.predict_raw``)."""
-    packed = backend.pack_row(row)
+    packed = pack(row)
     if isinstance(packed, bytes):  # one byte per input (int8-style packing)
         return _selector("predictPacked(bytes)") + encode(["bytes"], [packed])
     if packed is not None:
@@ -158,10 +170,10 @@ def inference_calldata(backend: Backend, row: list[int]) -> bytes:
     return _selector("predict(int256[])") + encode(["int256[]"], [row])
 
 
-def batch_calldata(backend: Backend, rows: list[list[int]]) -> bytes | None:
+def batch_calldata(pack: Packer, rows: list[list[int]]) -> bytes | None:
     """``predictBatch`` calldata for these rows (as ``predict_batch_raw`` sends it), or None
     if a row does not pack."""
-    packed = [backend.pack_row(r) for r in rows]
+    packed = [pack(r) for r in rows]
     if packed and all(isinstance(p, bytes) for p in packed):
         return _selector("predictBatch(bytes)") + encode(["bytes"], [b"".join(packed)])  # type: ignore[arg-type]
     if any(p is None or isinstance(p, bytes) for p in packed):
@@ -249,10 +261,11 @@ def estimate(
     features = cost.cost_features(ir, batch_rows=batch_rows)
     rows = be.quantize_inputs(ir, x)
     execution = model.predict("inference_exec", features) or 0.0
-    calls = [inference_calldata(be, r) for r in rows]
+    pack = packer(be, ir)
+    calls = [inference_calldata(pack, r) for r in rows]
     inference = float(np.mean([transaction_gas(c, execution) for c in calls]))
     calldata = float(np.mean([intrinsic_gas(c) - TX_BASE_GAS for c in calls]))
-    batch, per_row = _batch(model, be, features, rows, execution, batch_rows)
+    batch, per_row = _batch(model, pack, features, rows, execution, batch_rows)
     upload = model.predict("upload", features)
     size = model.predict("runtime_bytes", features)
     return Estimate(
@@ -280,12 +293,12 @@ def _input_rows(data: np.ndarray | None, module: Module) -> np.ndarray:
     return x
 
 
-def _batch(model: GasModel, be: Backend, features: dict[str, float], rows: list[list[int]],
+def _batch(model: GasModel, pack: Packer, features: dict[str, float], rows: list[list[int]],
            execution: float, n: int) -> tuple[float | None, float | None]:
     extra = model.predict("batch_extra", features)
     if extra is None:
         return None, None
-    data = batch_calldata(be, [rows[i % len(rows)] for i in range(n)])
+    data = batch_calldata(pack, [rows[i % len(rows)] for i in range(n)])
     if data is None:
         return None, None
     total = transaction_gas(data, n * execution + extra)

@@ -12,7 +12,10 @@ decided here by the emitter's own rule so the right terms apply. Lookup tables
 
 from __future__ import annotations
 
+from typing import Any
+
 from ml2sc.backends.int8.emitter import CHUNK_TERMS, INLINE_BYTES
+from ml2sc.backends.int8.swar import init_word, pack_group, prove_lanes
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module
 
@@ -23,17 +26,24 @@ FIT_VARIANTS = ("canonicalize,fold-batchnorm,fuse-affine,quantize-int8{weights=d
 
 TERMS: dict[str, tuple[str, ...]] = {
     "deploy": (
-        "contract", "inputs", "outputs", "gemms", "neurons", "groups", "inline_words", "data_words",
-        "data_layers", "data_contracts", "data_bytes", "luts", "lut_elements", "softmax", "softmax_ops",
+        "contract", "inputs", "outputs", "inline_layers", "neurons", "groups", "inline_words", "inline_word_bytes",
+        "init_bytes", "requant_bytes", "clamps", "table_words", "table_push_bytes", "data_words", "data_layers", "data_contracts", "data_bytes", "luts", "lut_elements", "softmax", "softmax_ops",
         "elementwise", "argmax", "label_classes",
     ),
     "inference_exec": (
         "contract", "inputs", "outputs", "gemms", "neurons", "groups", "inline_words", "data_words",
-        "data_contracts", "chunks", "luts", "lut_elements", "softmax", "softmax_ops", "elementwise",
+        "data_contracts", "chunks", "clamps", "luts", "lut_elements", "softmax", "softmax_ops", "elementwise",
         "argmax", "label_classes",
     ),
-    "batch_extra": ("contract", "batch_rows", "batch_output_words", "batch_rows_data"),
+    "batch_extra": ("contract", "batch_rows", "batch_output_words", "batch_rows_data", "batch_inputs",
+                    "batch_memory_gas"),
 }
+
+
+def pack_row(backend: Any, module: Module, row: list[int]) -> bytes:
+    """The ``predictPacked(bytes)`` argument of a row, from the IR (the backend's own
+    ``pack_row`` needs the module it last emitted; the estimate emits nothing)."""
+    return bytes(v & 0xFF for v in backend.int8_row(row, module))
 
 
 def _inline(module: Module) -> bool:
@@ -51,10 +61,57 @@ def _inline(module: Module) -> bool:
     return size <= INLINE_BYTES
 
 
+def _inline_words(module: Module, op: ops.QGemm, f: dict[str, float]) -> None:
+    """Non-zero SWAR words of an inline qgemm and the bytes of their immediates."""
+    rows = module.constant(op.weight).rows()
+    plan = prove_lanes(rows, -128, 127, op.lanes, "cost")
+    for group in plan.groups(len(rows)):
+        words = [w for w in pack_group(rows, group, plan) if w]
+        f["inline_words"] += len(words)
+        f["inline_word_bytes"] += sum(_push_bytes(w) for w in words)
+        f["init_bytes"] += _push_bytes(init_word(group, plan))
+
+
+def _requant(module: Module, op: ops.QGemm, f: dict[str, float]) -> None:
+    """Per output: the immediates of y = sar(S, v * M + C) and its clamps (as ``_requant_lane``)."""
+    rq = next(u for u in module.users(op.result) if isinstance(u, ops.Requantize))
+    rows = module.constant(op.weight).rows()
+    plan = prove_lanes(rows, -128, 127, op.lanes, "cost")
+    bias = module.constant(op.bias).values
+    mult, shift = module.constant(rq.multiplier).values, module.constant(rq.shift).values
+    z = rq.result.type.element.zero_point  # type: ignore[union-attr]
+    for group in plan.groups(len(rows)):
+        for lane, j in enumerate(group):
+            m, sh = int(mult[j]), int(shift[j])
+            c = (int(bias[j]) + plan.smin[j]) * m + (1 << (sh - 1)) + z * (1 << sh)
+            f["requant_bytes"] += _nbytes(m) + _nbytes(c) + (_nbytes(plan.mask) if lane < len(group) - 1 else 0)
+            y_lo, y_hi = c >> sh, ((plan.smax[j] - plan.smin[j]) * m + c) >> sh
+            f["clamps"] += (y_lo < rq.qmin) + (y_hi > rq.qmax)
+
+
+def _table(module: Module, op: ops.TableLookup | ops.QSoftmax) -> bytes:
+    """The lookup table the emitter brings to memory (``_lut`` / ``_softmax``)."""
+    if isinstance(op, ops.TableLookup):
+        return bytes(v & 0xFF for v in module.constant(op.table).values)
+    hi, lo = module.constant(op.exp_hi).values, module.constant(op.exp_lo).values
+    k_hi = next((k for k, v in enumerate(hi) if v == 0), len(hi))
+    return b"".join(int(v).to_bytes(4, "big") for v in (*lo, *hi[:k_hi]))
+
+
+def _push_bytes(word: int) -> int:
+    """Code bytes of a 256-bit constant: solc's optimizer writes a word whose top bytes are
+    0xff (a negative top lane) as its complement and a NOT."""
+    return min(_nbytes(word), _nbytes(word ^ (2**256 - 1)) + 1)
+
+
+def _nbytes(v: int) -> int:
+    return (abs(v).bit_length() + 7) // 8
+
+
 def cost_features(module: Module, batch_rows: int = 50) -> dict[str, float]:
     """Counts of SWAR words, groups, outputs, tables and contracts of the int8 contract."""
     names = {t for terms in TERMS.values() for t in terms}
-    f: dict[str, float] = dict.fromkeys(names, 0.0)
+    f: dict[str, float] = dict.fromkeys(names | {"macs"}, 0.0)
     inline = _inline(module)
     f["contract"] = 1
     f["inputs"] = module.inputs[0].type.size
@@ -65,19 +122,27 @@ def cost_features(module: Module, batch_rows: int = 50) -> dict[str, float]:
             n_out, n_in = module.constant(op.weight).type.shape
             groups = -(-n_out // op.lanes)
             f["gemms"] += 1
+            f["macs"] += n_out * n_in  # reported by the fit script, not a term
             f["neurons"] += n_out
             f["groups"] += groups
             f["chunks"] += groups * -(-n_in // CHUNK_TERMS)
-            f["inline_words" if inline else "data_words"] += n_in * groups
+            _requant(module, op, f)
+            if inline:
+                _inline_words(module, op, f)
+            else:
+                f["data_words"] += n_in * groups
             f["data_layers"] += not inline
-        elif isinstance(op, ops.TableLookup):
-            f["luts"] += 1
-            f["lut_elements"] += op.result.type.size
-            table_bytes += 256
-        elif isinstance(op, ops.QSoftmax):
-            f["softmax_ops"] += 1
-            f["softmax"] += op.result.type.size
-            table_bytes += 2048
+            f["inline_layers"] += inline
+        elif isinstance(op, ops.TableLookup | ops.QSoftmax):
+            table = _table(module, op)
+            table_bytes += len(table)
+            if inline:  # stored from immediates, a word at a time
+                words = [int.from_bytes(table[k : k + 32].ljust(32, b"\0"), "big") for k in range(0, len(table), 32)]
+                f["table_words"] += len(words)
+                f["table_push_bytes"] += sum(_push_bytes(w) for w in words)
+            lut = isinstance(op, ops.TableLookup)
+            f["luts" if lut else "softmax_ops"] += 1
+            f["lut_elements" if lut else "softmax"] += op.result.type.size
         elif isinstance(op, ops.Relu | ops.LeakyRelu | ops.Clip):
             f["elementwise"] += op.result.type.size
         elif isinstance(op, ops.ArgMax):
@@ -90,4 +155,7 @@ def cost_features(module: Module, batch_rows: int = 50) -> dict[str, float]:
     f["batch_rows"] = batch_rows
     f["batch_output_words"] = batch_rows * f["outputs"]
     f["batch_rows_data"] = batch_rows * f["data_contracts"]  # warm EXTCODECOPY after the first row
+    f["batch_inputs"] = batch_rows * f["inputs"]
+    words = batch_rows * f["outputs"]  # the result buffer grows with the rows
+    f["batch_memory_gas"] = 3 * words + words * words // 512
     return f

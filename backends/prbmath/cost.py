@@ -115,7 +115,7 @@ def cost_features(module: Module, batch_rows: int = 50) -> dict[str, float]:
     for op in module.ops:
         if isinstance(op, ops.Gemm):
             _gemm_features(module, op, f)
-        elif isinstance(op, ops.Relu) and module.producer(op.input) is not None and op.input.name in fused:
+        elif isinstance(op, ops.Relu) and op.input.name in fused:
             continue  # computed inside its gemm
         elif isinstance(op, ops.LabelMap):
             f["label_classes"] += module.constant(op.classes).type.size
