@@ -142,14 +142,21 @@ def _print_gas(report: dict) -> None:
     table = Table(title=f"{report['contract']}: gas ({report['backend']}, {report['chain']} chain)")
     table.add_column("")
     table.add_column("gas", justify="right")
+    for item in report.get("deploy_gas_per_contract", []):
+        table.add_row(f"  deploy {item['contract']}", f"{item['gas']:,}")
     labels = {
-        "deploy_gas": "deployment (all weights in code)",
+        "deploy_gas": "deployment, all contracts",
+        "deploy_gas_max_transaction": "  largest deployment transaction",
         "runtime_bytes": "runtime code size (bytes)",
+        "upload_gas": "weight upload after deployment",
+        "upload_transactions": "  upload transactions",
         "inference_gas_mean": "inference, mean per transaction",
         "inference_gas_max": "inference, max per transaction",
         "inference_gas_beyond_base_max": "  max beyond the 21,000 base",
         "inference_exec_gas_max": "  max EVM execution only",
         "inferences": "inference transactions",
+        "batch_gas": "predictBatch, all rows in one transaction",
+        "batch_rows": "  rows in the batch",
     }
     for key, label in labels.items():
         if key in report:
