@@ -174,14 +174,15 @@ class CompiledModel:
     @cached_property
     def artifact(self) -> CompiledContract:
         result = compile_solidity(self.program.sources)
-        if result.warnings:
-            raise Ml2scError(f"generated Solidity compiled with warnings: {result.warnings[0].splitlines()[0]}")
         contract = result[self.program.contract_name]
-        if contract.runtime_size > CODE_SIZE_LIMIT:
+        if contract.runtime_size > CODE_SIZE_LIMIT:  # before the warnings: solc warns about this too
             raise Ml2scError(
                 f"contract {contract.name} is {contract.runtime_size:,} bytes, over the {CODE_SIZE_LIMIT:,}-byte "
-                f"code size limit (EIP-170); the {self.backend.name} backend puts every weight in one contract"
+                f"code size limit (EIP-170); the {self.backend.name} backend puts every weight in one contract "
+                "(the int8 backend splits weights into data contracts)"
             )
+        if result.warnings:
+            raise Ml2scError(f"generated Solidity compiled with warnings: {result.warnings[0].splitlines()[0]}")
         interface = self.program.metadata.get("abi_interface")
         if not interface:
             return contract
