@@ -11,105 +11,31 @@ truncate toward zero, Python's ``//`` floors, so ``-7 // 2 == -4`` while the
 chain computes ``-3``. Signed divisions go through ``sdiv``; a bare ``//``
 appears only where both operands are provably non-negative (then the two agree).
 
-Ported from @prb/math v4.1.0: ``src/sd59x18/Math.sol`` (``exp``, ``exp2``),
-``src/Common.sol`` (``exp2``, the 64 constants) and ``src/sd59x18/Constants.sol``.
+PRBMath's ``exp``/``exp2`` and their constants are shared with the ml2sc-baseline
+backend in ``ml2sc.backends.prb_exp``.
 """
 
 from __future__ import annotations
 
-UNIT = 10**18
-UNIT_SQUARED = 10**36
-INT256_MIN = -(2**255)
-INT256_MAX = 2**255 - 1
-
-LOG2_E = 1_442695040888963407
-EXP_MIN_THRESHOLD = -41_446531673892822322  # exp(x) is 0 below this
-EXP_MAX_INPUT = 133_084258667509499440  # exp(x) reverts above this
-EXP2_MIN_THRESHOLD = -59_794705707972522261  # exp2(x) is 0 below this
-EXP2_MAX_INPUT = 192 * UNIT - 1  # exp2(x) reverts above this
-
-# Common.exp2's multipliers, in its source order: the one for bit 63 of the
-# 64-bit fraction first, bit 0 last. C ~ 2^64 * 2^(2^-(64 - k)) for bit k,
-# rounded by PRBMath; these exact values (not freshly computed ones) are what
-# makes the port bit-exact. FixedMath.sol stores C - 2^64 for each of them.
-EXP2_FACTORS: tuple[int, ...] = (
-    0x16A09E667F3BCC909, 0x1306FE0A31B7152DF, 0x1172B83C7D517ADCE, 0x10B5586CF9890F62A,
-    0x1059B0D31585743AE, 0x102C9A3E778060EE7, 0x10163DA9FB33356D8, 0x100B1AFA5ABCBED61,
-    0x10058C86DA1C09EA2, 0x1002C605E2E8CEC50, 0x100162F3904051FA1, 0x1000B175EFFDC76BA,
-    0x100058BA01FB9F96D, 0x10002C5CC37DA9492, 0x1000162E525EE0547, 0x10000B17255775C04,
-    0x1000058B91B5BC9AE, 0x100002C5C89D5EC6D, 0x10000162E43F4F831, 0x100000B1721BCFC9A,
-    0x10000058B90CF1E6E, 0x1000002C5C863B73F, 0x100000162E430E5A2, 0x1000000B172183551,
-    0x100000058B90C0B49, 0x10000002C5C8601CC, 0x1000000162E42FFF0, 0x10000000B17217FBB,
-    0x1000000058B90BFCE, 0x100000002C5C85FE3, 0x10000000162E42FF1, 0x100000000B17217F8,
-    0x10000000058B90BFC, 0x1000000002C5C85FE, 0x100000000162E42FF, 0x1000000000B17217F,
-    0x100000000058B90C0, 0x10000000002C5C860, 0x1000000000162E430, 0x10000000000B17218,
-    0x1000000000058B90C, 0x100000000002C5C86, 0x10000000000162E43, 0x100000000000B1721,
-    0x10000000000058B91, 0x1000000000002C5C8, 0x100000000000162E4, 0x1000000000000B172,
-    0x100000000000058B9, 0x10000000000002C5D, 0x1000000000000162E, 0x10000000000000B17,
-    0x1000000000000058C, 0x100000000000002C6, 0x10000000000000163, 0x100000000000000B1,
-    0x10000000000000059, 0x1000000000000002C, 0x10000000000000016, 0x1000000000000000B,
-    0x10000000000000006, 0x10000000000000003, 0x10000000000000001, 0x10000000000000001,
+from ml2sc.backends.prb_exp import (  # noqa: F401 - re-exported: the simulator and tests use numerics.*
+    EXP2_FACTORS,
+    EXP2_MIN_THRESHOLD,
+    EXP_MAX_INPUT,
+    EXP_MIN_THRESHOLD,
+    INT256_MAX,
+    INT256_MIN,
+    LOG2_E,
+    UNIT,
+    UNIT_SQUARED,
+    PrbRevert,
+    common_exp2,
+    exp,
+    exp2,
+    sdiv,
 )
 
-
-class ExpInputError(ValueError):
-    """An input the contract would revert on (PRBMath's InputTooBig, FixedMath_ExpPositive)."""
-
-
-def sdiv(a: int, b: int) -> int:
-    """The EVM's SDIV (and Solidity's signed ``/``): the quotient truncated toward zero.
-
-    Python's ``//`` rounds toward minus infinity instead, which differs whenever
-    the exact quotient is negative and not whole: ``-7 // 2 == -4`` but
-    ``sdiv(-7, 2) == -3``. Like the opcode, division by zero gives 0 (Solidity
-    code reverts before it gets there) and INT256_MIN / -1 wraps to INT256_MIN.
-    """
-    if b == 0:
-        return 0
-    q = abs(a) // abs(b)
-    q = -q if (a < 0) != (b < 0) else q
-    return INT256_MIN if q == INT256_MAX + 1 else q
-
-
-def common_exp2(x: int) -> int:
-    """PRBMath ``Common.exp2``: 2^x for x in unsigned 192.64 fixed point, result in 1e18 units.
-
-    Start from 0.5 as 2^191 and, from fraction bit 63 down to 0, multiply by the
-    bit's factor and drop 64 bits; the order and every truncation match the
-    Solidity. Finally scale to 1e18 and shift by the integer part (the shift
-    from 191 rather than 192 re-doubles the 0.5).
-    """
-    if not 0 <= x < 192 << 64:
-        raise ExpInputError(f"Common.exp2 input {x} outside [0, 192 * 2^64)")
-    result = 1 << 191
-    for k, factor in zip(range(63, -1, -1), EXP2_FACTORS, strict=True):
-        if x >> k & 1:
-            result = result * factor >> 64
-    return result * UNIT >> (191 - (x >> 64))
-
-
-def exp2(x: int) -> int:
-    """PRBMath SD59x18 ``exp2``: 2^x; a negative x goes through 1e36 / 2^-x."""
-    if x < 0:
-        if x < EXP2_MIN_THRESHOLD:
-            return 0
-        return UNIT_SQUARED // exp2(-x)  # both positive: // is truncation
-    if x > EXP2_MAX_INPUT:
-        raise ExpInputError(f"exp2 input {x} above EXP2_MAX_INPUT (PRBMath reverts)")
-    return common_exp2((x << 64) // UNIT)
-
-
-def exp(x: int) -> int:
-    """PRBMath SD59x18 ``exp``: e^x = 2^(x * log2(e)), the product truncated toward zero.
-
-    0 below EXP_MIN_THRESHOLD; ExpInputError above EXP_MAX_INPUT, where PRBMath
-    reverts with PRBMath_SD59x18_Exp_InputTooBig.
-    """
-    if x < EXP_MIN_THRESHOLD:
-        return 0
-    if x > EXP_MAX_INPUT:
-        raise ExpInputError(f"exp input {x} above EXP_MAX_INPUT (PRBMath reverts)")
-    return exp2(sdiv(x * LOG2_E, UNIT))
+# An input the contract reverts on (PRBMath's InputTooBig, FixedMath_ExpPositive).
+ExpInputError = PrbRevert
 
 
 def exp_neg(x: int) -> int:
@@ -119,7 +45,7 @@ def exp_neg(x: int) -> int:
     pass one), so this raises ExpInputError there.
     """
     if x > 0:
-        raise ExpInputError(f"expNeg input {x} is positive (FixedMath_ExpPositive)")
+        raise PrbRevert("FixedMath_ExpPositive()", f" (expNeg input {x})")
     return exp(x)
 
 
