@@ -41,11 +41,15 @@ def build(sizes: list[int]) -> Any:
     return torch.nn.Sequential(*layers)
 
 
-def train(sizes: list[int], seed: int = 0, epochs: int = 30) -> Any:
-    """ML2SC's recipe: BCE, Adam lr=0.001, batch 4, 30 epochs (seeded, so runs repeat)."""
+def train(sizes: list[int], seed: int = 0, epochs: int = 30, x: np.ndarray | None = None,
+          y: np.ndarray | None = None) -> Any:
+    """ML2SC's recipe: BCE, Adam lr=0.001, batch 4, 30 epochs (seeded, so runs repeat).
+
+    Trains on ML2SC's training split unless other rows ``x`` and 0/1 labels ``y`` are given."""
     import torch
 
-    x, y, _, _ = breast_cancer()
+    if x is None or y is None:
+        x, y, _, _ = breast_cancer()
     torch.manual_seed(seed)
     model = build(sizes)
     opt = torch.optim.Adam(model.parameters(), lr=0.001)

@@ -37,21 +37,6 @@ def split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x[N_TEST:], y[N_TEST:], x[:N_TEST], y[:N_TEST]
 
 
-def train(sizes: list[int], epochs: int, x: np.ndarray, y: np.ndarray, seed: int) -> torch.nn.Module:
-    """ML2SC's recipe (BCE on a sigmoid, Adam lr=0.001, batch 4), on the submitter's own data."""
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)  # 4-row batches: threads only add contention
-    model = suite.build(sizes)
-    opt = torch.optim.Adam(model.parameters(), lr=0.001)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)[:, None]
-    for _ in range(epochs):
-        for idx in torch.randperm(len(xt)).split(4):
-            opt.zero_grad()
-            torch.nn.functional.binary_cross_entropy(model(xt[idx]), yt[idx]).backward()
-            opt.step()
-    return model.eval()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chain", default="embedded", choices=["embedded", "anvil"])
@@ -61,9 +46,10 @@ def main(argv: list[str] | None = None) -> int:
 
     x_train, y_train, x_test, y_test = split()
     print(f"training two competing models on {len(x_train)} rows ...")
+    torch.set_num_threads(1)  # 4-row batches: threads only add contention
     entries = {
-        "alice": ("MLP_2L_4n (30-4-1), 30 epochs", train([30, 4, 1], 30, x_train, y_train, seed=0)),
-        "bob": ("MLP_2L_2n (30-2-1), 30 epochs", train([30, 2, 1], 30, x_train, y_train, seed=1)),
+        "alice": ("MLP_2L_4n (30-4-1), 30 epochs", suite.train([30, 4, 1], seed=0, epochs=30, x=x_train, y=y_train)),
+        "bob": ("MLP_2L_2n (30-2-1), 30 epochs", suite.train([30, 2, 1], seed=1, epochs=30, x=x_train, y=y_train)),
     }
     compiled = {who: ml2sc.compile(suite.to_onnx(model), name=f"{who}_model") for who, (_, model) in entries.items()}
 
