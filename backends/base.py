@@ -56,14 +56,27 @@ class Program:
 
 
 class Backend:
-    """Base class for backends; subclasses set the class attributes and implement the methods."""
+    """Base class for backends: the class attributes declare its parts, the methods use them.
+
+    ``pipeline`` takes float IR to what ``emitter`` accepts (its last passes are the
+    backend's own decisions, written on the IR as attributes); ``emitter`` is a
+    ``ml2sc.backends.common.emitter.Emitter`` subclass turning that IR into a ``Program``;
+    ``simulator`` computes, in Python, exactly the integers the emitted contract returns;
+    ``cost_model`` names the module whose ``TERMS`` and ``cost_features`` ``ml2sc estimate``
+    prices with the fitted ``gas_model.json`` beside it (None: no gas model).
+    """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     pipeline: ClassVar[str] = ""
+    emitter: ClassVar[type | None] = None
+    simulator: ClassVar[type | None] = None
+    cost_model: ClassVar[str | None] = None
 
     def emit(self, module: Module) -> Program:
-        raise NotImplementedError
+        if self.emitter is None:
+            raise NotImplementedError(f"backend '{self.name}' declares no emitter")
+        return self.emitter(module).program()
 
     def quantize_inputs(self, module: Module, x: np.ndarray) -> list[list[int]]:
         """Float rows -> the integers the contract takes (exactly what ``predict`` is sent)."""
@@ -71,7 +84,10 @@ class Backend:
 
     def simulate(self, module: Module, rows: list[list[int]]) -> list[list[int]]:
         """Bit-exact model of the emitted contract: integer inputs -> flat integer outputs."""
-        raise NotImplementedError
+        if self.simulator is None:
+            raise NotImplementedError(f"backend '{self.name}' declares no simulator")
+        sim = self.simulator(module)
+        return [sim.run(row) for row in rows]
 
     def setup_calls(self, module: Module, program: Program) -> list[bytes]:
         """Calldata of the transactions to send right after deployment (e.g. a storage

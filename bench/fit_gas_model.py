@@ -9,7 +9,7 @@ deployment, upload, runtime size, one inference per row (the driver's
 default calldata) and ``predictBatch``, then fits every quantity of the
 backend's ``cost.TERMS`` by least squares on the relative error and writes
 ``gas_model.json`` into the backend's package. It prints the error of the
-estimate (``ml2sc.compiler.estimate.estimate``, the code path users run) on
+estimate (``ml2sc.tools.estimate.estimate``, the code path users run) on
 every model, and a 5-fold cross-validation (the error on models a fit did not
 see). Measurements are cached (``--cache``, keyed by the lowered IR, the code the
 backend emits for it and the rows), so an interrupted run resumes and a refit after
@@ -32,9 +32,15 @@ from typing import Any
 import numpy as np
 
 from ml2sc.backends.base import Backend
-from ml2sc.compiler.chain import EmbeddedChain, TxResult
+from ml2sc.chain import EmbeddedChain, TxResult
 from ml2sc.compiler.driver import CompiledModel, get_backend, load_onnx_ir
-from ml2sc.compiler.estimate import (
+from ml2sc.ir import ops
+from ml2sc.ir.errors import Ml2scError
+from ml2sc.ir.module import Constant, Module, Output, Value
+from ml2sc.ir.parser import parse_module
+from ml2sc.ir.printer import print_module
+from ml2sc.ir.types import F32, I64, TensorType, vector
+from ml2sc.tools.estimate import (
     GAS_MODEL_FILE,
     GasModel,
     _backend_package,
@@ -43,12 +49,6 @@ from ml2sc.compiler.estimate import (
     estimate,
     lower,
 )
-from ml2sc.ir import ops
-from ml2sc.ir.errors import Ml2scError
-from ml2sc.ir.module import Constant, Module, Output, Value
-from ml2sc.ir.parser import parse_module
-from ml2sc.ir.printer import print_module
-from ml2sc.ir.types import F32, I64, TensorType, vector
 
 ROWS = 50  # test rows of a benchmark model: one inference transaction each, one predictBatch of all
 RANDOM_ROWS = 20  # rows of a random model (py-evm runs ~1M gas/s; the fit needs variety, not rows)
@@ -164,7 +164,7 @@ def benchmark_cases(cache_dir: Path, rows: int = ROWS) -> list[Case]:
     ONNX models and their rows are kept in ``cache_dir`` (same seeds: the same models)."""
     import onnx
 
-    from ml2sc.compiler.bench import digits_case, ml2sc_cases, mnist_sized_case
+    from ml2sc.tools.bench import digits_case, ml2sc_cases, mnist_sized_case
 
     index = cache_dir / "index.json"
     if not index.exists():

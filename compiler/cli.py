@@ -54,7 +54,7 @@ def _compile(args: argparse.Namespace):  # noqa: ANN202
 
 
 def _open_chain(args: argparse.Namespace):  # noqa: ANN202 - a Chain
-    from ml2sc.compiler.chain import open_chain
+    from ml2sc.chain import open_chain
 
     return open_chain(args.chain, rpc_url=args.rpc_url, key_env=args.key_env, keystore=args.keystore)
 
@@ -165,7 +165,7 @@ def _print_gas(report: dict) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ml2sc.compiler.validate import validate
+    from ml2sc.tools.validate import validate
 
     compiled = _compile(args)
     x = _load_data(args.data)
@@ -196,7 +196,7 @@ def _print_validation(report, contract: str) -> None:  # noqa: ANN001
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ml2sc.compiler.bench import installed_backends, run_bench
+    from ml2sc.tools.bench import installed_backends, run_bench
 
     backends = args.backends.split(",") if args.backends else installed_backends()
     results = run_bench(Path(args.out), backends, progress=lambda jobs: _progress_jobs(jobs), include_mnist=not args.no_mnist,
@@ -207,7 +207,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from ml2sc.compiler.estimate import estimate_command
+    from ml2sc.tools.estimate import estimate_command
 
     if not Path(args.model).exists():
         raise Ml2scError(f"model file '{args.model}' not found")
@@ -220,6 +220,12 @@ def _progress_jobs(jobs: list) -> object:
     from tqdm import tqdm
 
     return tqdm(jobs, desc="bench", unit="run", file=sys.stderr)
+
+
+def cmd_opt(args: argparse.Namespace) -> int:
+    from ml2sc.compiler.opt import opt_command
+
+    return opt_command(args)
 
 
 def cmd_passes(args: argparse.Namespace) -> int:
@@ -305,9 +311,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the estimate as JSON")
     p.set_defaults(func=cmd_estimate)
 
-    from ml2sc.compiler.market_cli import register as register_market
+    from ml2sc.market.cli import register as register_market
 
     register_market(sub)  # ml2sc market ... / ml2sc verify ...
+
+    p = sub.add_parser("opt", help="run passes on hand-written textual IR (.mlir) and print the result",
+                       description="Parse and verify textual IR, run a pass pipeline on it (verifying after "
+                                   "every pass) and print the resulting module. Without -p: the round trip.")
+    p.add_argument("file", help="textual IR (.mlir), or - for stdin")
+    p.add_argument("-p", "--pipeline", default="",
+                   help="passes to run, e.g. 'canonicalize,quantize-fixed{decimals=18}' (see 'ml2sc passes')")
+    p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass to stderr")
+    p.add_argument("-o", "--output", help="write the result here instead of stdout")
+    p.set_defaults(func=cmd_opt)
 
     sub.add_parser("passes", help="list the installed passes").set_defaults(func=cmd_passes)
     sub.add_parser("backends", help="list the installed backends").set_defaults(func=cmd_backends)

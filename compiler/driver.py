@@ -19,7 +19,8 @@ from eth_abi import decode, encode
 from eth_utils import keccak
 
 from ml2sc.backends.base import Backend, Program
-from ml2sc.compiler.chain import Chain, TxResult, open_chain
+from ml2sc.backends.common.naming import selector
+from ml2sc.chain import Chain, TxResult, open_chain
 from ml2sc.compiler.passes.manager import PassManager
 from ml2sc.compiler.registry import backends as backend_registry
 from ml2sc.compiler.solc import CompiledContract, compile_solidity
@@ -28,10 +29,6 @@ from ml2sc.ir.module import Module
 from ml2sc.ir.printer import print_module
 
 CODE_SIZE_LIMIT = 24_576  # EIP-170
-
-
-def _selector(signature: str) -> bytes:
-    return keccak(text=signature)[:4]
 
 
 def decode_outputs(program: Program, flat_rows: list[list[int]], exact: bool = False) -> dict[str, np.ndarray]:
@@ -103,10 +100,10 @@ class DeployedModel:
         if packed:
             words = self.compiled.backend.pack_row(row)
             if isinstance(words, bytes):  # int8-style packing: one byte per input
-                return _selector("predictPacked(bytes)") + encode(["bytes"], [words])
+                return selector("predictPacked(bytes)") + encode(["bytes"], [words])
             if words is not None:
-                return _selector("predictPacked(uint256[])") + encode(["uint256[]"], [words])
-        return _selector("predict(int256[])") + encode(["int256[]"], [row])
+                return selector("predictPacked(uint256[])") + encode(["uint256[]"], [words])
+        return selector("predict(int256[])") + encode(["int256[]"], [row])
 
     def predict_raw(self, rows: list[list[int]], packed: bool = True) -> list[list[int]]:
         """One transaction per row; returns the contract's integers and records each receipt's gas."""
@@ -123,12 +120,12 @@ class DeployedModel:
         packed = [self.compiled.backend.pack_row(row) for row in rows]
         if packed and all(isinstance(p, bytes) for p in packed):
             blob = b"".join(packed)  # type: ignore[arg-type]
-            tx = self.chain.transact(self.address, _selector("predictBatch(bytes)") + encode(["bytes"], [blob]))
+            tx = self.chain.transact(self.address, selector("predictBatch(bytes)") + encode(["bytes"], [blob]))
             return self._batch_result(tx, len(rows))
         if any(p is None for p in packed):
             raise Ml2scError("predictBatch takes packed int64 inputs; a value does not fit (use predict per row)")
         flat = [w for p in packed for w in p]  # type: ignore[union-attr]
-        tx = self.chain.transact(self.address, _selector("predictBatch(uint256[])") + encode(["uint256[]"], [flat]))
+        tx = self.chain.transact(self.address, selector("predictBatch(uint256[])") + encode(["uint256[]"], [flat]))
         return self._batch_result(tx, len(rows))
 
     def _batch_result(self, tx: TxResult, n_rows: int) -> list[list[int]]:
@@ -143,14 +140,14 @@ class DeployedModel:
 
     def classify(self, x: np.ndarray) -> np.ndarray:
         rows = self.compiled.backend.quantize_inputs(self.compiled.ir, x)
-        sel = _selector("classify(int256[])")
+        sel = selector("classify(int256[])")
         return np.asarray(
             [decode(["int256"], self.chain.call(self.address, sel + encode(["int256[]"], [r])))[0] for r in rows],
             dtype=np.int64,
         )
 
     def model_hash(self) -> bytes:
-        return decode(["bytes32"], self.chain.call(self.address, _selector("modelHash()")))[0]
+        return decode(["bytes32"], self.chain.call(self.address, selector("modelHash()")))[0]
 
 
 @dataclass

@@ -21,6 +21,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from ml2sc.chain.npm import find_node_modules
 from ml2sc.ir.errors import Ml2scError
 
 SOLC_VERSION = "0.8.30"
@@ -71,14 +72,9 @@ def runtime_sol_dir() -> Path:
 @cache
 def node_modules_dir() -> Path:
     """Locate the project's node_modules: $ML2SC_NODE_MODULES, else walk up from here or the cwd."""
-    env = os.environ.get("ML2SC_NODE_MODULES")
-    if env:
-        return Path(env)
-    for start in (Path(__file__).resolve(), Path.cwd().resolve()):
-        for parent in (start, *start.parents):
-            candidate = parent / "node_modules"
-            if (candidate / "solc").is_dir() and (candidate / "@prb" / "math").is_dir():
-                return candidate
+    found = find_node_modules("solc", "@prb/math")
+    if found is not None:
+        return found
     raise SolcError("cannot find node_modules with solc and @prb/math: run 'make setup' (or npm ci) in the ml2sc checkout, or set ML2SC_NODE_MODULES")
 
 

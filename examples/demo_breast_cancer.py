@@ -14,8 +14,8 @@ import sys
 import torch
 
 import ml2sc
-from ml2sc.compiler import ml2sc_suite as suite
-from ml2sc.compiler.validate import validate
+from ml2sc.tools import ml2sc_suite as suite
+from ml2sc.tools.validate import validate
 
 
 def main() -> int:

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 import ml2sc
-from ml2sc.compiler import ml2sc_suite as suite
-from ml2sc.compiler.chain import open_chain
-from ml2sc.compiler.market import Challenge, Rules, TestSet
+from ml2sc.chain import open_chain
+from ml2sc.market.challenge import Challenge, Rules, TestSet
+from ml2sc.tools import ml2sc_suite as suite
 
 N_TEST = 100
 ETH = 10**18

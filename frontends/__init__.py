@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from ml2sc.frontends.sklearn_frontend import export_sklearn
     from ml2sc.frontends.torch_frontend import export_torch
     from ml2sc.ir.errors import OnnxImportError
-    from ml2sc.ir.onnx.importer import import_onnx
 
 _LAZY = {
     "FrontendError": "ml2sc.frontends.errors",
@@ -34,12 +33,11 @@ _LAZY = {
     "export_keras": "ml2sc.frontends.keras_frontend",
     "export_sklearn": "ml2sc.frontends.sklearn_frontend",
     "OnnxImportError": "ml2sc.ir.errors",
-    "import_onnx": "ml2sc.ir.onnx.importer",
 }
 
 __all__ = [
     "FrontendError", "OnnxImportError", "detect_framework", "export_keras", "export_sklearn",
-    "export_torch", "import_onnx", "to_onnx",
+    "export_torch", "to_onnx",
 ]  # fmt: skip
 
 

@@ -14,7 +14,7 @@ algorithms documented by the backend that accepts them (see
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from ml2sc.ir.errors import Ml2scError
@@ -30,9 +30,16 @@ class VerifyError(Ml2scError, ValueError):
 
 @dataclass(frozen=True)
 class Op:
-    """Base op. ``result`` is always the first field."""
+    """Base op. ``result`` is always the first field.
+
+    ``tags`` are the op's discardable attributes (MLIR's term): string key/value pairs
+    that analysis passes write and later stages read (``gemm ... {fuse = "relu"}``).
+    They carry decisions, so that the emitter, the simulator and the cost model read one
+    answer instead of each re-deriving it. Keyword-only, so subclasses keep positional fields.
+    """
 
     result: Value
+    tags: tuple[tuple[str, str], ...] = field(default=(), kw_only=True)
 
     mnemonic: ClassVar[str] = ""
     operand_fields: ClassVar[tuple[str, ...]] = ()
@@ -50,6 +57,15 @@ class Op:
 
     def attrs(self) -> dict[str, float | int]:
         return {f: getattr(self, f) for f in self.attribute_fields}
+
+    def tag(self, key: str, default: str | None = None) -> str | None:
+        return dict(self.tags).get(key, default)
+
+    def with_tag(self, key: str, value: str) -> Op:
+        """This op with tag ``key`` set to ``value`` (tags stay sorted, so printing is canonical)."""
+        items = dict(self.tags)
+        items[key] = value
+        return replace(self, tags=tuple(sorted(items.items())))
 
     def verify(self, module: Module) -> None:
         """Check operand/result types; subclasses add their own rules."""
@@ -450,5 +466,5 @@ OPS: dict[str, type[Op]] = {
 
 
 def op_field_names(cls: type[Op]) -> list[str]:
-    """All dataclass fields of an op class after ``result``, in declaration order."""
-    return [f.name for f in fields(cls)][1:]
+    """All dataclass fields of an op class after ``result``, in declaration order (no tags)."""
+    return [f.name for f in fields(cls) if f.name not in ("result", "tags")]

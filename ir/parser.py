@@ -286,7 +286,9 @@ class _Builder:
         attr_tree = args.pop() if args and isinstance(args[-1], Tree) else None
         kwargs = self.operands(cls, mnemonic, args)
         kwargs.update(self.attributes(cls, attr_tree))
+        tags = kwargs.pop("tags", ())
         self.require_fields(cls, mnemonic, kwargs)
+        kwargs["tags"] = tags
         op = cls(self.define_value(result_token, self.type(type_token)), **kwargs)
         self.locations[f"{op.mnemonic} {op.result}:"] = _loc(tree)
         return op
@@ -316,15 +318,24 @@ class _Builder:
         )
         return kwargs
 
-    def attributes(self, cls: type[Op], tree: Tree | None) -> dict[str, float | int]:
-        found: dict[str, float | int] = {}
+    def attributes(self, cls: type[Op], tree: Tree | None) -> dict[str, object]:
+        """The op's own attributes (numbers) by name, and its tags (strings) under ``tags``."""
+        found: dict[str, object] = {}
+        tags: dict[str, str] = {}
         for attr in tree.children if tree is not None else ():
             key, number = attr.children
+            if key.value in found or key.value in tags:
+                raise self.error(key, f"duplicate attribute '{key.value}'")
+            if number.type == "STRING":
+                if key.value in cls.attribute_fields:
+                    raise self.error(number, f"attribute '{key.value}' of '{cls.mnemonic}' is a number, not a string")
+                tags[key.value] = self.string(number)
+                continue
             if key.value not in cls.attribute_fields:
                 raise self.error(key, f"unknown attribute '{key.value}' for op '{cls.mnemonic}'")
-            if key.value in found:
-                raise self.error(key, f"duplicate attribute '{key.value}'")
             found[key.value] = self.attribute(cls, key, number)
+        if tags:
+            found["tags"] = tuple(sorted(tags.items()))
         return found
 
     def require_fields(self, cls: type[Op], mnemonic: Token, kwargs: dict[str, object]) -> None:

@@ -153,9 +153,10 @@ def format_op(op: Op) -> str:
     text = f"{format_name('%', op.result.name)} = {op.mnemonic}"
     if args:
         text += " " + ", ".join(args)
-    if op.attribute_fields:
-        attrs = ", ".join(_attribute(type(op), f, getattr(op, f)) for f in op.attribute_fields)
-        text += f" {{{attrs}}}"
+    attrs = [_attribute(type(op), f, getattr(op, f)) for f in op.attribute_fields]
+    attrs += [f"{key} = {quote(value)}" for key, value in op.tags]
+    if attrs:
+        text += f" {{{', '.join(attrs)}}}"
     return f"{text} : {format_type(op.result.type)}"
 
 

@@ -6,7 +6,6 @@ the chain are imported only when used.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -31,21 +30,18 @@ def compile(model: Any, backend: str = "prbmath", **kwargs: Any) -> CompiledMode
     return _compile(model, backend=backend, **kwargs)
 
 
-# The frontends, loaded on first access so that importing ml2sc imports no framework.
-_LAZY = {
-    "export_torch": "ml2sc.frontends.torch_frontend",
-    "export_keras": "ml2sc.frontends.keras_frontend",
-    "export_sklearn": "ml2sc.frontends.sklearn_frontend",
-    "FrontendError": "ml2sc.frontends.errors",
-}
+# The frontends, loaded on first access (through ml2sc.frontends, which imports each
+# frontend module only when asked) so that importing ml2sc imports no framework.
+_FRONTENDS = ("export_torch", "export_keras", "export_sklearn", "FrontendError")
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'ml2sc' has no attribute '{name}'")
+    if name not in _FRONTENDS:
+        raise AttributeError(f"module 'ml2sc' has no attribute '{name}'")
+    from ml2sc import frontends
+
+    globals()[name] = value = getattr(frontends, name)
+    return value
 
 
 __all__ = ["compile", "__version__", "export_torch", "export_keras", "export_sklearn", "FrontendError"]

@@ -42,6 +42,17 @@ def mlp() -> Module:
 
 @pytest.fixture(scope="session")
 def chain():  # noqa: ANN201 - an EmbeddedChain
-    from ml2sc.compiler.chain import EmbeddedChain
+    from ml2sc.chain import EmbeddedChain
 
     return EmbeddedChain()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite golden files (tests/filecheck/*.expected, ...) instead of comparing")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True under ``pytest --update-golden``: golden tests write their files instead of comparing."""
+    return bool(request.config.getoption("--update-golden"))

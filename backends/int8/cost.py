@@ -6,7 +6,7 @@ file. The unit of work is a SWAR word: one 256-bit word holds ``lanes`` int8 wei
 of one input for a group of outputs, and costs one MLOAD/MUL/ADD at inference. Small
 models keep their words as PUSH32 immediates (inline, ~39 code bytes a word); larger
 ones put them in data contracts (32 bytes a word, copied with EXTCODECOPY), which is
-decided here by the emitter's own rule so the right terms apply. Lookup tables
+decided by the place-weights pass (``int8.weights``), which the emitter reads too. Lookup tables
 (sigmoid, tanh, softmax's exp) and the per-output requantization are counted too.
 """
 
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml2sc.backends.int8.emitter import CHUNK_TERMS, INLINE_BYTES
+from ml2sc.backends.int8.emitter import CHUNK_TERMS
+from ml2sc.backends.int8.place_weights import weights_inline
 from ml2sc.backends.int8.swar import init_word, pack_group, prove_lanes
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module
@@ -22,7 +23,7 @@ from ml2sc.ir.module import Module
 DATA_CONTRACT_BYTES = 24_576  # EIP-170: a data contract holds at most this
 # Also fitted (bench/fit_gas_model.py): small models with their weights forced into data contracts,
 # so that the data-contract terms are not learnt from the few large models alone.
-FIT_VARIANTS = ("canonicalize,fold-batchnorm,fuse-affine,quantize-int8{weights=data}",)
+FIT_VARIANTS = ("canonicalize,fold-batchnorm,fuse-affine,quantize-int8,place-weights{weights=data}",)
 
 TERMS: dict[str, tuple[str, ...]] = {
     "deploy": (
@@ -44,21 +45,6 @@ def pack_row(backend: Any, module: Module, row: list[int]) -> bytes:
     """The ``predictPacked(bytes)`` argument of a row, from the IR (the backend's own
     ``pack_row`` needs the module it last emitted; the estimate emits nothing)."""
     return bytes(v & 0xFF for v in backend.int8_row(row, module))
-
-
-def _inline(module: Module) -> bool:
-    """The emitter's rule (``_Emitter._inline_weights``): immediates while they stay small."""
-    mode = module.attribute("int8.weights", "auto")
-    if mode != "auto":
-        return mode == "inline"
-    size = 0
-    for op in module.ops:
-        if isinstance(op, ops.QGemm):
-            n_out, n_in = module.constant(op.weight).type.shape
-            size += 39 * n_in * -(-n_out // op.lanes)
-        elif isinstance(op, ops.TableLookup | ops.QSoftmax):
-            size += 36 * (8 if isinstance(op, ops.TableLookup) else 64)
-    return size <= INLINE_BYTES
 
 
 def _inline_words(module: Module, op: ops.QGemm, f: dict[str, float]) -> None:
@@ -112,7 +98,7 @@ def cost_features(module: Module, batch_rows: int = 50) -> dict[str, float]:
     """Counts of SWAR words, groups, outputs, tables and contracts of the int8 contract."""
     names = {t for terms in TERMS.values() for t in terms}
     f: dict[str, float] = dict.fromkeys(names | {"macs"}, 0.0)
-    inline = _inline(module)
+    inline = weights_inline(module)
     f["contract"] = 1
     f["inputs"] = module.inputs[0].type.size
     f["outputs"] = sum(max(o.value.type.size, 1) for o in module.outputs)

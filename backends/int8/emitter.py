@@ -9,96 +9,66 @@
   y = sar(S, v * M + C) (C folds the lane offset, the rounding and the zero
   point), clamped (a fused relu is a raised lower bound).
 - Lookup tables (sigmoid, tanh, the softmax exp) are copied from the data
-  contracts too. Values live at fixed memory addresses (``layout.Memory``).
-- Small models (``weights=auto`` under INLINE_BYTES, or ``weights=inline``) take
+  contracts too. Values live at fixed, named memory addresses.
+- Small models (the ``place-weights`` pass writes ``int8.weights = "inline"``) take
   the words as PUSH32 immediates instead: no data contract, no cold access.
-The simulator (``simulator.py``) computes the same integers.
+The entry points are in ``entry.py``; the simulator (``simulator.py``) computes the
+same integers.
 """
 
 from __future__ import annotations
 
-from ml2sc.backends.base import Program
+from ml2sc.backends.common import shell
+from ml2sc.backends.common.dispatch import handles
+from ml2sc.backends.common.memory import Memory, layer_labels
+from ml2sc.backends.common.solidity import SolidityWriter
+from ml2sc.backends.common.yul import chunked_sums, hex_lit, lit
 from ml2sc.backends.int8 import numerics as nx
-from ml2sc.backends.int8.layout import DataBlob, Memory
-from ml2sc.backends.int8.shell import INTERFACE, ContractShell
-from ml2sc.backends.int8.shell import hex_lit as _hex
-from ml2sc.backends.int8.shell import lit as _lit
-from ml2sc.backends.int8.shell import qtype as _qt
+from ml2sc.backends.int8.entry import INTERFACE, Int8Entry, qtype
+from ml2sc.backends.int8.layout import DataBlob
+from ml2sc.backends.int8.place_weights import weights_inline
 from ml2sc.backends.int8.swar import LanePlan, init_word, pack_group, prove_lanes
-from ml2sc.backends.solidity import SolidityWriter
 from ml2sc.ir import ops
 from ml2sc.ir.errors import Ml2scError
 from ml2sc.ir.module import Module
 from ml2sc.ir.types import QuantType
 
-SOLIDITY_PRAGMA = "0.8.30"
 CHUNK_TERMS = 32  # multiply-accumulates per nested Yul expression
-INLINE_BYTES = 14_000  # weights=auto: immediates in the model's code when they take at most this (of 24,576)
-WEIGHT_MODES = ("auto", "data", "inline")
 
 
-def _chunks(terms: list[str]) -> list[str]:
-    """Terms summed as nested add(t0, add(t1, ...)) of CHUNK_TERMS each: Yul evaluates right to
-    left, so the stack stays flat with no DUP/SWAP/POP per term."""
-    out = []
-    for start in range(0, len(terms), CHUNK_TERMS):
-        part = terms[start : start + CHUNK_TERMS]
-        expr = part[-1]
-        for t in reversed(part[:-1]):
-            expr = f"add({t}, {expr})"
-        out.append(expr)
-    return out
+class Int8Emitter(Int8Entry):
+    """Module -> Solidity: the forward pass here, the entry points in ``Int8Entry``."""
 
+    backend = "int8"
 
-class _Emitter(ContractShell):
-    """Module -> Solidity: the forward pass here, the entry points in ``ContractShell``."""
-
-    def __init__(self, module: Module, contract: str, model_hash: str) -> None:
-        self.m, self.contract, self.model_hash = module, contract, model_hash
-        self.w = SolidityWriter()
+    def __init__(self, module: Module) -> None:
+        super().__init__(module)
         self.blob = DataBlob()
-        self.mem = Memory()
-        self.n_in = module.inputs[0].type.size
-        self.n_out = sum(max(o.value.type.size, 1) for o in module.outputs)
         self._check()
         # X holds q + 128 (cheaper to unpack) when only qgemms read the input: they fold it in.
         readers = self.m.users(self.quant.result)
         only_gemms = all(isinstance(op, ops.QGemm) for op in readers)
         self.xbias = 128 if only_gemms and all(o.value != self.quant.result for o in module.outputs) else 0
-        self.inline = self._inline_weights()
+        self.inline = weights_inline(module)
         self.mut = "pure" if self.inline else "view"  # reading data contracts makes the entries view
-        self.mem.alloc("RESULT", 2 + self.n_out)
-        self.x = self.mem.alloc(self.quant.result.name, -(-self.n_in // 32) * 32)
-        for op in module.ops[1:]:
-            if not isinstance(op, ops.QGemm):
-                self.mem.alloc(op.result.name, max(op.result.type.size, 1))
-        tables = [2048 if isinstance(op, ops.QSoftmax) else 256 for op in module.ops
-                  if isinstance(op, ops.QSoftmax | ops.TableLookup)]
-        self.tbl = self.mem.alloc("TBL", (max(tables, default=0) + 63) // 32)
-        fan_in = max((op.input.type.size for op in module.ops if isinstance(op, ops.QGemm)), default=0)
-        self.win = self.mem.alloc("WIN", 0 if self.inline else fan_in)
+        self.mem = self._plan_memory()
         self.end = self.mem.top
         self.dots: list[str] = []
 
-    def _inline_weights(self) -> bool:
-        """Weights as PUSH32 immediates (no data contract, no cold EXTCODECOPY) for small models.
-
-        Inline, a multiply-accumulate word costs 17 gas instead of 20 and the 2,600 gas of
-        a cold data contract disappears, but every group has its own code (39 bytes per word).
-        """
-        mode = self.m.attribute("int8.weights", "auto")
-        if mode not in WEIGHT_MODES:
-            raise Ml2scError(f"int8 backend: weights={mode} is not one of {', '.join(WEIGHT_MODES)}")
-        if mode != "auto":
-            return mode == "inline"
-        size = 0
-        for op in self.m.ops:
-            if isinstance(op, ops.QGemm):
-                n_out, n_in = self.m.constant(op.weight).type.shape
-                size += 39 * n_in * -(-n_out // op.lanes)
-            elif isinstance(op, ops.TableLookup | ops.QSoftmax):
-                size += 36 * (8 if isinstance(op, ops.TableLookup) else 64)
-        return size <= INLINE_BYTES
+    def _plan_memory(self) -> Memory:
+        mem, labels = Memory(), layer_labels(self.m)
+        mem.alloc("RESULT", 2 + self.n_out, "RESULT", "ABI-encoded int256[] result: 0x20, length, outputs")
+        x_what = "int8 input, one word per value" + (" (holding q + 128)" if self.xbias else "")
+        mem.alloc(self.quant.result.name, -(-self.n_in // 32) * 32, "X", x_what)
+        for op in self.m.ops[1:]:
+            if not isinstance(op, ops.QGemm):
+                mem.alloc(op.result.name, max(op.result.type.size, 1), *labels[op.result.name])
+        tables = [2048 if isinstance(op, ops.QSoftmax) else 256 for op in self.m.ops
+                  if isinstance(op, ops.QSoftmax | ops.TableLookup)]
+        mem.alloc("TBL", (max(tables, default=0) + 63) // 32, "TBL", "lookup tables")
+        fan_in = max((op.input.type.size for op in self.m.ops if isinstance(op, ops.QGemm)), default=0)
+        mem.alloc("WIN", 0 if self.inline else fan_in, "WIN", "one group of SWAR weight words")
+        return mem
 
     def _check(self) -> None:
         first = self.m.ops[0] if self.m.ops else None
@@ -107,30 +77,34 @@ class _Emitter(ContractShell):
         self.quant: ops.Quantize = first
         if any(self.quant.input in op.operands for op in self.m.ops[1:]):
             raise Ml2scError("int8 backend: only the quantize op may read the fixed<18> input")
-        if _qt(first.result.type.element).bits != 8:
+        if qtype(first.result.type.element).bits != 8:
             raise Ml2scError("int8 backend: the input must be quantized to 8 bits")
         for i, op in enumerate(self.m.ops):
+            self.handler(op)  # one-line error for an op the backend lacks
             if isinstance(op, ops.QGemm):
                 nxt = self.m.ops[i + 1] if i + 1 < len(self.m.ops) else None
                 if not (isinstance(nxt, ops.Requantize) and nxt.input == op.result and self.m.users(op.result) == [nxt]):
                     raise Ml2scError(f"int8 backend: qgemm {op.result} must be followed by its only user, a requantize")
 
+    def conventions(self) -> dict[str, object]:
+        return {"input_decimals": 18, "packed_input_bytes": 1, "data_contracts": self.blob.runtimes(),
+                "metadata": {"abi_interface": f"ml2sc/{INTERFACE}.sol:{INTERFACE}", "data_bytes": str(len(self.blob.data)),
+                             "weights": self.m.attribute("int8.weights") or "",
+                             "weights_why": self.m.attribute("int8.weights.why") or ""}}
+
     # ----------------------------------------------------------------- file
-    def emit(self) -> str:
+    def source(self) -> str:
         w = self.w
         body = SolidityWriter()
         self.w = body
-        self._forward()
+        self._forward()  # first: it fills the data blob the constants and constructor describe
         forward = body.text()
         self.w = w
-        w.line("// SPDX-License-Identifier: MIT")
-        w.comment(f"Generated by ml2sc (int8 backend) from model '{self.m.name}'. Do not edit.")
-        w.comment("Integer-only: int8 activations and weights, SWAR matrix-vector kernels over weights read")
-        w.comment("from data contracts with EXTCODECOPY, requantization by multiplier and shift.")
-        w.comment(self._summary())
-        w.line(f"pragma solidity {SOLIDITY_PRAGMA};")
-        w.blank()
-        self._interface()
+        shell.file_header(w, self.backend, self.m, [
+            "Integer-only: int8 activations and weights, SWAR matrix-vector kernels over weights read",
+            "from data contracts with EXTCODECOPY, requantization by multiplier and shift.",
+            f"Weights: {self.m.attribute('int8.weights')} ({self.m.attribute('int8.weights.why')})."])
+        w.line(f'import {{ {INTERFACE} }} from "ml2sc/{INTERFACE}.sol";')
         w.blank()
         with w.block(f"contract {self.contract}"):
             self._constants()
@@ -141,15 +115,6 @@ class _Emitter(ContractShell):
             self._helpers()
         return w.text()
 
-    def _summary(self) -> str:
-        parts = [f"input {self.n_in}"]
-        for op in self.m.ops[1:]:
-            if isinstance(op, ops.QGemm):
-                parts.append(f"qgemm({op.result.type.size}, {op.lanes} lanes)")
-            elif not isinstance(op, ops.Requantize):
-                parts.append(op.mnemonic)
-        return "Model: " + " -> ".join(parts)
-
     def _constants(self) -> None:
         w = self.w
         first = self.m.outputs[0].value.type.element
@@ -157,145 +122,131 @@ class _Emitter(ContractShell):
         zp = first.zero_point if isinstance(first, QuantType) else 0
         w.line(f"uint256 internal constant N_IN = {self.n_in};")
         w.line(f"uint256 internal constant N_OUT = {self.n_out};")
-        w.line(f"uint256 internal constant X = {_hex(self.x)}; // int8 input, one word per value")
-        w.line(f"uint256 internal constant RESULT = {_hex(self.mem.regions['RESULT'])}; // ABI-encoded int256[] result")
+        w.comment("Memory map: one word per value.")
+        self.mem.declare(w)
         w.line(f"uint256 internal constant RESULT_BYTES = {32 * (2 + self.n_out)};")
-        w.line(f"uint256 internal constant TBL = {_hex(self.tbl)}; // lookup tables")
-        w.line(f"uint256 internal constant WIN = {_hex(self.win)}; // one group of SWAR weight words")
-        w.line(f"uint256 internal constant MEM_END = {_hex(self.end)};")
+        w.line(f"uint256 internal constant MEM_END = {hex_lit(self.end)};")
         w.line("uint256 public constant inputScale = 1e18;")
         w.line(f"uint256 public constant outputScale = {nx.round_half_up(scale * 1e18)};")
         w.line(f"int256 public constant outputZeroPoint = {zp};")
         w.line(f"bytes32 public constant modelHash = {self.model_hash};")
         self.n_data = len(self.blob.runtimes()) if self.blob.data else 0
         for k in range(self.n_data):
-            w.line(f"address internal immutable D{k};")
+            w.line(f"address internal immutable D{k}; // data contract {k}")
         w.blank()
 
     def _forward(self) -> None:
-        w = self.w
-        w.comment("The forward pass: reads the int8 input at X, leaves the ABI-encoded result at RESULT.")
-        with w.block(f"function _forward() private {self.mut}"):
+        self.w.comment("The forward pass: reads the int8 input at X, leaves the ABI-encoded result at RESULT.")
+        with self.w.block(f"function _forward() private {self.mut}"):
             if not self.inline:
-                w.line("uint256 acc; // the SWAR accumulator of the current group")
-            ops_ = self.m.ops
-            for i, op in enumerate(ops_[1:], start=1):
-                if isinstance(op, ops.Requantize):
-                    continue
-                w.comment(f"layer {i}: {op.mnemonic} -> {op.result.type}" if not isinstance(op, ops.QGemm)
-                          else f"layer {i}: qgemm + requantize -> {ops_[i + 1].result.type}")
-                self._lower(op, ops_[i + 1] if isinstance(op, ops.QGemm) else None)
-            self._write_result()
+                self.w.line("uint256 acc; // the SWAR accumulator of the current group")
+            for op in self.m.ops[1:]:
+                if not isinstance(op, ops.Requantize):
+                    self.w.comment(self._describe(op))
+                self.lower(op)
+            sources = [self.mem.at(o.value.name) for o in self.m.outputs]
+            shell.write_result(self.w, self.mem.address("RESULT"), self.slots, sources)
         for dot in self.dots:
-            w.blank()
-            w.lines(dot.split("\n"))
+            self.w.blank()
+            self.w.lines(dot.split("\n"))
 
-    def _lower(self, op: ops.Op, requant: ops.Op | None) -> None:
-        match op:
-            case ops.QGemm():
-                assert isinstance(requant, ops.Requantize)
-                self._qgemm(op, requant)
-            case ops.Relu():
-                self._elementwise(op, f"if slt(v, {_lit(_qt(op.result.type.element).zero_point)}) {{ v := {_lit(_qt(op.result.type.element).zero_point)} }}")
-            case ops.LeakyRelu():
-                q = _qt(op.result.type.element)
-                lo, hi = nx.type_range(q)
-                z, a = _lit(q.zero_point), nx.leaky_multiplier(op.alpha)
-                body = (f"if slt(v, {z}) {{ v := add({z}, sar({nx.LEAKY_SHIFT}, add(mul(sub(v, {z}), {_lit(a)}), "
-                        f"{1 << (nx.LEAKY_SHIFT - 1)}))) if slt(v, {_lit(lo)}) {{ v := {_lit(lo)} }} "
-                        f"if sgt(v, {_lit(hi)}) {{ v := {_lit(hi)} }} }}")
-                self._elementwise(op, body)
-            case ops.Clip():
-                lo, hi = nx.clip_bounds(op.min, op.max, _qt(op.result.type.element))
-                self._elementwise(op, f"if slt(v, {_lit(lo)}) {{ v := {_lit(lo)} }} if sgt(v, {_lit(hi)}) {{ v := {_lit(hi)} }}")
-            case ops.TableLookup():
-                self._lut(op)
-            case ops.QSoftmax():
-                self._softmax(op)
-            case ops.ArgMax():
-                self._argmax(op)
-            case ops.LabelMap():
-                self._label_map(op)
-            case _:
-                raise Ml2scError(f"int8 backend: no lowering for op '{op.mnemonic}' ({op.result})")
+    def _describe(self, op: ops.Op) -> str:
+        """``L1 = gemm + requantize (X) -> qi8<...>``, in the memory map's names."""
+        regions = self.mem.regions
+        if isinstance(op, ops.QGemm):
+            rq = self.m.users(op.result)[0]
+            return f"{regions[rq.result.name].name} = gemm + requantize ({regions[op.input.name].name}) -> {rq.result.type}"
+        return f"{regions[op.result.name].name} = {op.mnemonic} ({regions[op.operands[0].name].name}) -> {op.result.type}"
+
+    @handles(ops.Quantize, ops.Requantize)
+    def _in_entry_or_gemm(self, op: ops.Op) -> None:
+        """quantize runs in the entry points, requantize with its qgemm: nothing to write here."""
 
     def _copy(self, offset: int, length: int, dst: int) -> None:
         for c in self.blob.copies(offset, length, dst):
-            self.w.line(f"_copy(D{c.contract}, {_hex(c.src)}, {_hex(c.dst)}, {_hex(c.length)});")
+            self.w.line(f"_copy(D{c.contract}, {hex_lit(c.src)}, {hex_lit(c.dst)}, {hex_lit(c.length)});")
 
-    def _qgemm(self, op: ops.QGemm, rq: ops.Requantize) -> None:
+    @handles(ops.QGemm)
+    def _qgemm(self, op: ops.QGemm) -> None:
         w = self.w
+        rq = self.m.users(op.result)[0]
+        assert isinstance(rq, ops.Requantize)
         weight = self.m.constant(op.weight)
         n_out, n_in = weight.type.shape
         rows = weight.rows()
         xb = self.xbias if op.input == self.quant.result else 0  # X holds q + xb
         plan = prove_lanes(rows, -128 + xb, 127 + xb, op.lanes, f"qgemm {op.result} ({n_in} inputs)")
         fn = f"_dot{len(self.dots)}"
-        x = self.mem.regions[op.input.name]
+        x = self.mem.address(op.input.name)
         if not self.inline:
-            self.dots.append(self._dot_function(fn, n_in, x))
+            self.dots.append(self._dot_function(fn, n_in, op.input.name))
         # sum_i W (q_i + xb) = sum_i W q_i + xb sum_i W: take the surplus off the bias
         bias = [b - xb * sum(row) for b, row in zip(self.m.constant(op.bias).values, rows, strict=True)]
         mult, shift = self.m.constant(rq.multiplier).values, self.m.constant(rq.shift).values
-        z = _qt(rq.result.type.element).zero_point
-        out = self.mem.regions[rq.result.name]
+        z = qtype(rq.result.type.element).zero_point
         w.comment(f"{n_out} outputs in groups of {plan.lanes} lanes x {plan.bits} bits; acc = init + sum_i word_i * x_i")
         for group in plan.groups(n_out):
             words = pack_group(rows, group, plan)
             w.comment(f"outputs {group.start}..{group.stop - 1}")
+            lanes = (plan, group, bias, mult, shift, z, rq)
             if self.inline:
-                self._inline_group(words, init_word(group, plan), x, plan, group, bias, mult, shift, z, rq, out)
+                self._inline_group(words, init_word(group, plan), x, lanes)
                 continue
             offset = self.blob.add(b"".join(v.to_bytes(32, "big") for v in words))
-            self._copy(offset, 32 * n_in, self.win)
+            self._copy(offset, 32 * n_in, self.mem.address("WIN"))
             w.line(f"acc = {fn}(0x{init_word(group, plan):064x});")
             with w.block("assembly"):
-                for lane, j in enumerate(group):
-                    self._requant_lane(plan, lane, j, lane == len(group) - 1, bias[j], mult[j], shift[j], z, rq, out)
+                self._requant_group(lanes)
 
-    def _inline_group(self, words: list[int], init: int, x: int, plan: LanePlan, group: range, bias: tuple,
-                      mult: tuple, shift: tuple, z: int, rq: ops.Requantize, out: int) -> None:
+    def _inline_group(self, words: list[int], init: int, x: int, lanes: tuple) -> None:
         """The group's dot product with its weight words as immediates, then its outputs."""
         with self.w.block("assembly"):
-            self.w.line(f"let acc := {_hex(init)}")
-            for expr in _chunks([f"mul({_hex(wd)}, mload({_hex(x + 32 * i)}))" for i, wd in enumerate(words) if wd]):
+            self.w.line(f"let acc := {hex_lit(init)}")
+            terms = [f"mul({hex_lit(wd)}, mload({hex_lit(x + 32 * i)}))" for i, wd in enumerate(words) if wd]
+            for expr in chunked_sums(terms, CHUNK_TERMS):
                 self.w.line(f"acc := add(acc, {expr})")
-            for lane, j in enumerate(group):
-                self._requant_lane(plan, lane, j, lane == len(group) - 1, bias[j], mult[j], shift[j], z, rq, out)
+            self._requant_group(lanes)
+
+    def _requant_group(self, lanes: tuple) -> None:
+        plan, group, bias, mult, shift, z, rq = lanes
+        for lane, j in enumerate(group):
+            self._requant_lane(plan, lane, j, lane == len(group) - 1, (bias[j], mult[j], shift[j], z), rq)
 
     def _table(self, payload: bytes) -> None:
         """Bring a lookup table to TBL: copied from a data contract, or stored from immediates."""
+        tbl = self.mem.address("TBL")
         if not self.inline:
-            self._copy(self.blob.add(payload), len(payload), self.tbl)
+            self._copy(self.blob.add(payload), len(payload), tbl)
             return
         padded = payload + bytes(-len(payload) % 32)
         with self.w.block("assembly"):
             for k in range(0, len(padded), 32):
-                self.w.line(f"mstore({_hex(self.tbl + k)}, 0x{padded[k:k + 32].hex()})")
+                self.w.line(f"mstore({self.mem.at('TBL', k // 32)}, 0x{padded[k:k + 32].hex()})")
 
-    def _requant_lane(self, plan: LanePlan, lane: int, j: int, top: bool, bias: int, m: int, s: int, z: int,
-                      rq: ops.Requantize, out: int) -> None:
+    def _requant_lane(self, plan: LanePlan, lane: int, j: int, top: bool, consts: tuple[int, int, int, int],
+                      rq: ops.Requantize) -> None:
         """y_j = clamp(sar(S, v * M + C)) with v the lane's value, C = (bias + Smin) M + 2^(S-1) + z 2^S."""
+        bias, m, s, z = consts
         v = "acc" if lane == 0 else f"shr({plan.bits * lane}, acc)"
         if not top:
-            v = f"and({v}, {_hex(plan.mask)})"
+            v = f"and({v}, {hex_lit(plan.mask)})"
         c = (bias + plan.smin[j]) * m + (1 << (s - 1)) + z * (1 << s)
-        t = f"add(mul({v}, {m}), {_hex(c)})" if c >= 0 else f"sub(mul({v}, {m}), {_hex(-c)})"
+        t = f"add(mul({v}, {m}), {hex_lit(c)})" if c >= 0 else f"sub(mul({v}, {m}), {hex_lit(-c)})"
         vmax = plan.smax[j] - plan.smin[j]
         y_lo, y_hi = c >> s, (vmax * m + c) >> s
         clamp = ""
         if y_lo < rq.qmin:
-            clamp += f" if slt(y, {_lit(rq.qmin)}) {{ y := {_lit(rq.qmin)} }}"
+            clamp += f" if slt(y, {lit(rq.qmin)}) {{ y := {lit(rq.qmin)} }}"
         if y_hi > rq.qmax:
-            clamp += f" if sgt(y, {_lit(rq.qmax)}) {{ y := {_lit(rq.qmax)} }}"
-        self.w.line(f"{{ let y := sar({s}, {t}){clamp} mstore({_hex(out + 32 * j)}, y) }}")
+            clamp += f" if sgt(y, {lit(rq.qmax)}) {{ y := {lit(rq.qmax)} }}"
+        self.w.line(f"{{ let y := sar({s}, {t}){clamp} mstore({self.mem.at(rq.result.name, j)}, y) }}")
 
-    def _dot_function(self, name: str, n_in: int, x: int) -> str:
+    def _dot_function(self, name: str, n_in: int, x: str) -> str:
         """acc + sum_i mload(WIN + 32 i) * mload(x + 32 i), unrolled, in nested chunks (no stack juggling)."""
         lines = [f"/// acc + sum over {n_in} inputs of (SWAR weight word in the window) * (int8 input), mod 2^256.",
                  f"function {name}(uint256 acc) private pure returns (uint256 r) {{", "    assembly {", "        r := acc"]
-        terms = [f"mul(mload({_hex(self.win + 32 * i)}), mload({_hex(x + 32 * i)}))" for i in range(n_in)]
-        lines += [f"        r := add(r, {expr})" for expr in _chunks(terms)]
+        terms = [f"mul(mload({self.mem.at('WIN', i)}), mload({self.mem.at(x, i)}))" for i in range(n_in)]
+        lines += [f"        r := add(r, {expr})" for expr in chunked_sums(terms, CHUNK_TERMS)]
         lines += ["    }", "}"]
         return "\n".join(lines)
 
@@ -304,72 +255,61 @@ class _Emitter(ContractShell):
             self.w.line(body)
 
     def _elementwise(self, op: ops.Op, body: str) -> None:
-        src, dst = self.mem.regions[op.operands[0].name], self.mem.regions[op.result.name]
-        self._loop(op.result.type.size, f"let v := mload(add({_hex(src)}, shl(5, k))) {body} mstore(add({_hex(dst)}, shl(5, k)), v)")
+        src, dst = self.mem.at(op.operands[0].name), self.mem.at(op.result.name)
+        self._loop(op.result.type.size, f"let v := mload(add({src}, shl(5, k))) {body} mstore(add({dst}, shl(5, k)), v)")
 
+    @handles(ops.Relu)
+    def _relu(self, op: ops.Relu) -> None:
+        z = lit(qtype(op.result.type.element).zero_point)
+        self._elementwise(op, f"if slt(v, {z}) {{ v := {z} }}")
+
+    @handles(ops.LeakyRelu)
+    def _leaky_relu(self, op: ops.LeakyRelu) -> None:
+        q = qtype(op.result.type.element)
+        lo, hi = nx.type_range(q)
+        z, a = lit(q.zero_point), nx.leaky_multiplier(op.alpha)
+        body = (f"if slt(v, {z}) {{ v := add({z}, sar({nx.LEAKY_SHIFT}, add(mul(sub(v, {z}), {lit(a)}), "
+                f"{1 << (nx.LEAKY_SHIFT - 1)}))) if slt(v, {lit(lo)}) {{ v := {lit(lo)} }} "
+                f"if sgt(v, {lit(hi)}) {{ v := {lit(hi)} }} }}")
+        self._elementwise(op, body)
+
+    @handles(ops.Clip)
+    def _clip(self, op: ops.Clip) -> None:
+        lo, hi = nx.clip_bounds(op.min, op.max, qtype(op.result.type.element))
+        self._elementwise(op, f"if slt(v, {lit(lo)}) {{ v := {lit(lo)} }} if sgt(v, {lit(hi)}) {{ v := {lit(hi)} }}")
+
+    @handles(ops.TableLookup)
     def _lut(self, op: ops.TableLookup) -> None:
         self._table(bytes(v & 0xFF for v in self.m.constant(op.table).values))
-        lo, _ = nx.type_range(_qt(op.input.type.element))
+        lo, _ = nx.type_range(qtype(op.input.type.element))
         self._elementwise(op, f"v := signextend(0, shr(248, mload(add(TBL, add(v, {-lo})))))")
 
+    @handles(ops.QSoftmax)
     def _softmax(self, op: ops.QSoftmax) -> None:
         """exp_lo at TBL, then only the nonzero head of exp_hi (it decreases to 0: e is 0 beyond it)."""
         hi, lo = self.m.constant(op.exp_hi).values, self.m.constant(op.exp_lo).values
         k_hi = next((k for k, v in enumerate(hi) if v == 0), len(hi))
         self._table(b"".join(v.to_bytes(4, "big") for v in (*lo, *hi[:k_hi])))
-        src, dst, n = self.mem.regions[op.input.name], self.mem.regions[op.result.name], op.result.type.size
+        src, dst, n = self.mem.at(op.input.name), self.mem.at(op.result.name), op.result.type.size
         w = self.w
         w.comment("d = max - q; e = exp_hi[d >> 8] * exp_lo[d & 255] >> 16 (0 once exp_hi is); y = (e << 16) / sum e")
         with w.block("assembly"):
-            w.line(f"let m := mload({_hex(src)})")
-            w.line(f"for {{ let k := 1 }} lt(k, {n}) {{ k := add(k, 1) }} {{ let v := mload(add({_hex(src)}, shl(5, k))) if sgt(v, m) {{ m := v }} }}")
+            w.line(f"let m := mload({src})")
+            w.line(f"for {{ let k := 1 }} lt(k, {n}) {{ k := add(k, 1) }} {{ let v := mload(add({src}, shl(5, k))) if sgt(v, m) {{ m := v }} }}")
             w.line("let total := 0")
             with w.block(f"for {{ let k := 0 }} lt(k, {n}) {{ k := add(k, 1) }}"):
-                w.line(f"let d := sub(m, mload(add({_hex(src)}, shl(5, k))))")
+                w.line(f"let d := sub(m, mload(add({src}, shl(5, k))))")
                 w.line("let e := 0")
                 w.line(f"if lt(d, {256 * k_hi}) {{ e := shr(16, mul(shr(224, mload(add(TBL, add(1024, shl(2, shr(8, d)))))), "
                        "shr(224, mload(add(TBL, shl(2, and(d, 255))))))) }")
-                w.line(f"mstore(add({_hex(dst)}, shl(5, k)), e) total := add(total, e)")
-            w.line(f"for {{ let k := 0 }} lt(k, {n}) {{ k := add(k, 1) }} {{ let p := add({_hex(dst)}, shl(5, k)) mstore(p, div(shl(16, mload(p)), total)) }}")
+                w.line(f"mstore(add({dst}, shl(5, k)), e) total := add(total, e)")
+            w.line(f"for {{ let k := 0 }} lt(k, {n}) {{ k := add(k, 1) }} {{ let p := add({dst}, shl(5, k)) mstore(p, div(shl(16, mload(p)), total)) }}")
 
+    @handles(ops.ArgMax)
     def _argmax(self, op: ops.ArgMax) -> None:
-        n, base = op.input.type.size, self.mem.regions[op.input.name]
-        with self.w.block("assembly"):
-            self.w.line(f"let best := mload({_hex(base)}) let idx := 0")
-            with self.w.block(f"for {{ let k := 1 }} lt(k, {n}) {{ k := add(k, 1) }}"):
-                self.w.line(f"let v := mload(add({_hex(base)}, shl(5, k)))")
-                self.w.line("if sgt(v, best) { best := v idx := k }")
-            self.w.line(f"mstore({_hex(self.mem.regions[op.result.name])}, idx)")
+        shell.argmax_op(self.w, self.mem.at(op.input.name), op.input.type.size, self.mem.at(op.result.name))
 
+    @handles(ops.LabelMap)
     def _label_map(self, op: ops.LabelMap) -> None:
-        classes = self.m.constant(op.classes).values
-        with self.w.block("assembly"):
-            self.w.line(f"let idx := mload({_hex(self.mem.regions[op.input.name])}) let label := {_lit(classes[0])}")
-            for k, c in enumerate(classes[1:], start=1):
-                self.w.line(f"if eq(idx, {k}) {{ label := {_lit(c)} }}")
-            self.w.line(f"mstore({_hex(self.mem.regions[op.result.name])}, label)")
-
-    def _write_result(self) -> None:
-        res = self.mem.regions["RESULT"]
-        with self.w.block('assembly ("memory-safe")'):
-            self.w.line(f"mstore(RESULT, 0x20) mstore({_hex(res + 32)}, N_OUT)")
-            for slot, out in zip(self.output_slots(), self.m.outputs, strict=True):
-                src = self.mem.regions[out.value.name]
-                self.w.line(f"mcopy({_hex(self._slot_addr(slot))}, {_hex(src)}, {32 * slot.size}) // {slot.name}")
-
-    # -------------------------------------------------------------- helpers
-def emit_program(module: Module, contract: str, model_hash: str) -> Program:
-    e = _Emitter(module, contract, model_hash)
-    source = e.emit()
-    file = f"{contract}.sol"
-    return Program(
-        contract_name=contract,
-        sources={file: source},
-        main_file=file,
-        n_inputs=e.n_in,
-        input_decimals=18,
-        packed_input_bytes=1,
-        outputs=e.output_slots(),
-        metadata={"abi_interface": INTERFACE, "data_bytes": str(len(e.blob.data))},
-        data_contracts=e.blob.runtimes(),
-    )
+        classes = tuple(int(c) for c in self.m.constant(op.classes).values)
+        shell.label_map(self.w, self.mem.at(op.input.name), self.mem.at(op.result.name), classes, lit)

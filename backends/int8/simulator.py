@@ -8,14 +8,12 @@ the tests check the two agree.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from ml2sc.backends.common.dispatch import handles
+from ml2sc.backends.common.simulator import Simulator, Vector
 from ml2sc.backends.int8 import numerics as nx
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module
 from ml2sc.ir.types import QuantType
-
-Vector = list[int]
 
 
 def _qtype(op: ops.Op) -> QuantType:
@@ -24,79 +22,68 @@ def _qtype(op: ops.Op) -> QuantType:
     return q
 
 
-def _quantize(op: ops.Quantize, x: Vector, m: Module) -> Vector:
-    return [nx.quantize_input(v, op.multiplier, op.shift, _qtype(op)) for v in x]
+class Int8Simulator(Simulator):
+    backend = "int8"
 
+    @handles(ops.Quantize)
+    def quantize(self, op: ops.Quantize, x: Vector) -> Vector:
+        return [nx.quantize_input(v, op.multiplier, op.shift, _qtype(op)) for v in x]
 
-def _qgemm(op: ops.QGemm, x: Vector, m: Module) -> Vector:
-    w = m.constant(op.weight)
-    n_in = w.type.shape[1]
-    bias = m.constant(op.bias).values
-    return [b + sum(wv * xv for wv, xv in zip(w.values[j * n_in : (j + 1) * n_in], x, strict=True))
-            for j, b in enumerate(bias)]
+    @handles(ops.QGemm)
+    def qgemm(self, op: ops.QGemm, x: Vector) -> Vector:
+        w = self.m.constant(op.weight)
+        n_in = w.type.shape[1]
+        bias = self.m.constant(op.bias).values
+        return [b + sum(wv * xv for wv, xv in zip(w.values[j * n_in : (j + 1) * n_in], x, strict=True))
+                for j, b in enumerate(bias)]
 
+    @handles(ops.Requantize)
+    def requantize(self, op: ops.Requantize, x: Vector) -> Vector:
+        mult, shift = self.m.constant(op.multiplier).values, self.m.constant(op.shift).values
+        z = _qtype(op).zero_point
+        return [nx.requantize(a, mj, sj, z, op.qmin, op.qmax) for a, mj, sj in zip(x, mult, shift, strict=True)]
 
-def _requantize(op: ops.Requantize, x: Vector, m: Module) -> Vector:
-    mult, shift = m.constant(op.multiplier).values, m.constant(op.shift).values
-    z = _qtype(op).zero_point
-    return [nx.requantize(a, mj, sj, z, op.qmin, op.qmax) for a, mj, sj in zip(x, mult, shift, strict=True)]
+    @handles(ops.Relu)
+    def relu(self, op: ops.Relu, x: Vector) -> Vector:
+        z = _qtype(op).zero_point
+        return [max(v, z) for v in x]
 
+    @handles(ops.LeakyRelu)
+    def leaky_relu(self, op: ops.LeakyRelu, x: Vector) -> Vector:
+        q = _qtype(op)
+        lo, hi = nx.type_range(q)
+        a = nx.leaky_multiplier(op.alpha)
+        return [nx.leaky_relu(v, q.zero_point, a, lo, hi) for v in x]
 
-def _relu(op: ops.Relu, x: Vector, m: Module) -> Vector:
-    z = _qtype(op).zero_point
-    return [max(v, z) for v in x]
+    @handles(ops.Clip)
+    def clip(self, op: ops.Clip, x: Vector) -> Vector:
+        lo, hi = nx.clip_bounds(op.min, op.max, _qtype(op))
+        return [nx.clamp(v, lo, hi) for v in x]
 
+    @handles(ops.TableLookup)
+    def lut(self, op: ops.TableLookup, x: Vector) -> Vector:
+        table = self.m.constant(op.table).values
+        lo, _ = nx.type_range(op.input.type.element)  # type: ignore[arg-type]
+        return [table[v - lo] for v in x]
 
-def _leaky(op: ops.LeakyRelu, x: Vector, m: Module) -> Vector:
-    q = _qtype(op)
-    lo, hi = nx.type_range(q)
-    a = nx.leaky_multiplier(op.alpha)
-    return [nx.leaky_relu(v, q.zero_point, a, lo, hi) for v in x]
+    @handles(ops.QSoftmax)
+    def softmax(self, op: ops.QSoftmax, x: Vector) -> Vector:
+        return nx.softmax(x, self.m.constant(op.exp_hi).values, self.m.constant(op.exp_lo).values)
 
+    @handles(ops.ArgMax)
+    def argmax(self, op: ops.ArgMax, x: Vector) -> Vector:
+        return [nx.argmax(x)]
 
-def _clip(op: ops.Clip, x: Vector, m: Module) -> Vector:
-    lo, hi = nx.clip_bounds(op.min, op.max, _qtype(op))
-    return [nx.clamp(v, lo, hi) for v in x]
-
-
-def _lut(op: ops.TableLookup, x: Vector, m: Module) -> Vector:
-    table = m.constant(op.table).values
-    lo, _ = nx.type_range(op.input.type.element)  # type: ignore[arg-type]
-    return [table[v - lo] for v in x]
-
-
-def _softmax(op: ops.QSoftmax, x: Vector, m: Module) -> Vector:
-    return nx.softmax(x, m.constant(op.exp_hi).values, m.constant(op.exp_lo).values)
-
-
-_KERNELS: dict[type[ops.Op], Callable[..., Vector]] = {
-    ops.Quantize: _quantize,
-    ops.QGemm: _qgemm,
-    ops.Requantize: _requantize,
-    ops.Relu: _relu,
-    ops.LeakyRelu: _leaky,
-    ops.Clip: _clip,
-    ops.TableLookup: _lut,
-    ops.QSoftmax: _softmax,
-    ops.ArgMax: lambda op, x, m: [nx.argmax(x)],
-    ops.LabelMap: lambda op, x, m: [m.constant(op.classes).values[x[0]]],
-}
-
-
-def supported_ops() -> frozenset[type[ops.Op]]:
-    return frozenset(_KERNELS)
+    @handles(ops.LabelMap)
+    def label_map(self, op: ops.LabelMap, x: Vector) -> Vector:
+        return [self.m.constant(op.classes).values[x[0]]]
 
 
 def run_row(module: Module, x: Vector, start: int = 0) -> dict[str, Vector]:
     """Every value of one row, by name; ``start`` = 1 skips the quantize op (x is already int8)."""
-    name = module.ops[0].result.name if start else module.inputs[0].name
-    env: dict[str, Vector] = {name: list(x)}
-    for op in module.ops[start:]:
-        env[op.result.name] = _KERNELS[type(op)](op, env[op.operands[0].name], module)
-    return env
+    return Int8Simulator(module).values(x, start)
 
 
 def simulate_row(module: Module, x: Vector, packed: bool = False) -> Vector:
     """One row (SD59x18 integers, or int8 when ``packed``) -> the contract's flat output."""
-    env = run_row(module, x, start=1 if packed else 0)
-    return [v for out in module.outputs for v in env[out.value.name]]
+    return Int8Simulator(module).run(x, start=1 if packed else 0)

@@ -9,22 +9,20 @@ classifying them from storage (``classify_stored_calls``).
 
 from __future__ import annotations
 
-import re
-from dataclasses import replace
-from fractions import Fraction
 from typing import ClassVar
 
 import numpy as np
 from eth_abi import decode, encode
-from eth_utils import keccak
 
 from ml2sc.backends.base import Backend, Program
+from ml2sc.backends.common.io import sd59x18_rows
+from ml2sc.backends.common.naming import selector
 from ml2sc.backends.ml2sc_baseline import simulator
-from ml2sc.backends.ml2sc_baseline.emitter import emit_program, gemm_layers
+from ml2sc.backends.ml2sc_baseline.emitter import Ml2scBaselineEmitter, gemm_layers
+from ml2sc.backends.ml2sc_baseline.simulator import Ml2scBaselineSimulator
 from ml2sc.ir import ops
 from ml2sc.ir.errors import Ml2scError
 from ml2sc.ir.module import Module
-from ml2sc.ir.printer import print_module
 from ml2sc.ir.types import FixedType
 
 TX_GAS_CAP = 16_777_216  # EIP-7825 per-transaction gas limit
@@ -46,34 +44,18 @@ ROW_PER_MAC, ROW_PER_NEURON, ROW_PER_EXP = 1_360, 550, 4_200
 COLD_BASE, COLD_PER_LAYER, COLD_PER_PARAMETER, COLD_PER_NEURON = 28_400, 3_750, 2_000, 2_050
 
 
-def _selector(signature: str) -> bytes:
-    return keccak(text=signature)[:4]
-
-
-UPLOAD_WEIGHTS = _selector("uploadWeights(uint256,int256[])")
-UPLOAD_BIASES = _selector("uploadBiases(uint256,int256[])")
-UPLOAD_TEST_DATA = _selector("uploadTestData(int256[])")
-FINALIZE = _selector("finalize()")
-CLASSIFY_STORED = _selector("classifyStored(uint256,uint256)")
-
-
-def contract_name(module: Module) -> str:
-    """The model's name in CamelCase, as a Solidity identifier."""
-    words = re.split(r"[^A-Za-z0-9]+", module.name)
-    name = "".join(w[:1].upper() + w[1:] for w in words if w) or "Model"
-    return name if name[0].isalpha() else f"Model{name}"
-
-
-def model_hash(module: Module) -> str:
-    """keccak256 of the textual IR without the source path: ties the contract to its model."""
-    portable = replace(module, attributes=tuple(a for a in module.attributes if a[0] != "source"))
-    return "0x" + keccak(text=print_module(portable)).hex()
+UPLOAD_WEIGHTS = selector("uploadWeights(uint256,int256[])")
+UPLOAD_BIASES = selector("uploadBiases(uint256,int256[])")
+UPLOAD_TEST_DATA = selector("uploadTestData(int256[])")
+FINALIZE = selector("finalize()")
+CLASSIFY_STORED = selector("classifyStored(uint256,uint256)")
 
 
 def row_gas_estimate(module: Module) -> int:
     """Gas of one more row in classifyStored (parameters already warm)."""
     layers = [layer for _, layer in gemm_layers(module)]
-    exps = sum(op.result.type.size for op in module.ops if isinstance(op, ops.Sigmoid | ops.Tanh | ops.Softmax))
+    exps = sum(op.result.type.size for op in module.ops
+               if isinstance(op, ops.Sigmoid | ops.Tanh | ops.Softmax) or op.tag("fuse") in ("sigmoid", "tanh"))
     return (ROW_BASE + ROW_PER_LAYER * len(layers) + ROW_PER_INPUT * module.inputs[0].type.size
             + ROW_PER_MAC * sum(la.n_out * la.n_in for la in layers)
             + ROW_PER_NEURON * sum(la.n_out for la in layers) + ROW_PER_EXP * exps)
@@ -103,7 +85,11 @@ class Ml2scBaselineBackend(Backend):
         "ML2SC's style, for benchmarks: int256 storage weights uploaded after deployment, "
         "a PRBMath SD59x18 call per multiply and add"
     )
-    pipeline: ClassVar[str] = "canonicalize,fold-batchnorm,fuse-affine,quantize-fixed{decimals=18,exact_weights=false}"
+    pipeline: ClassVar[str] = ("canonicalize,fold-batchnorm,fuse-affine,quantize-fixed{decimals=18,exact_weights=false},"
+                               "fuse-activation{ops=relu+sigmoid+tanh}")
+    emitter: ClassVar[type | None] = Ml2scBaselineEmitter
+    simulator: ClassVar[type | None] = Ml2scBaselineSimulator
+    cost_model: ClassVar[str | None] = "ml2sc.backends.ml2sc_baseline.cost"
 
     def emit(self, module: Module) -> Program:
         self._check(module)
@@ -115,13 +101,14 @@ class Ml2scBaselineBackend(Backend):
                 f"over 95% of the {TX_GAS_CAP:,} per-transaction gas cap"
             )
         metadata = {"rows_per_classify_call": str(per_call), "parameters": str(parameter_count(module))}
-        return emit_program(module, contract_name(module), model_hash(module), metadata)
+        return Ml2scBaselineEmitter(module, metadata).program()
 
     def _check(self, module: Module) -> None:
-        unsupported = [op for op in module.ops if type(op) not in simulator.SUPPORTED_OPS]
+        supported = Ml2scBaselineSimulator.supported_ops()
+        unsupported = [op for op in module.ops if type(op) not in supported]
         if unsupported:
-            supported = ", ".join(sorted(t.mnemonic for t in simulator.SUPPORTED_OPS))
-            raise Ml2scError(f"ml2sc-baseline backend: unsupported op '{unsupported[0].mnemonic}' (supports {supported})")
+            names = ", ".join(sorted(t.mnemonic for t in supported))
+            raise Ml2scError(f"ml2sc-baseline backend: unsupported op '{unsupported[0].mnemonic}' (supports {names})")
         if len(module.inputs) != 1 or module.inputs[0].type.element != FixedType(18):
             raise Ml2scError(
                 f"ml2sc-baseline backend expects one fixed<18> input, got "
@@ -138,13 +125,7 @@ class Ml2scBaselineBackend(Backend):
 
     def quantize_inputs(self, module: Module, x: np.ndarray) -> list[list[int]]:
         """float32 rows -> SD59x18 integers, each rounded once from its exact float32 value."""
-        rows = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
-        if not np.isfinite(rows).all():
-            raise Ml2scError("ml2sc-baseline: input contains NaN or infinity")
-        return [[round(Fraction(float(v)) * 10**18) for v in row] for row in rows]
-
-    def simulate(self, module: Module, rows: list[list[int]]) -> list[list[int]]:
-        return [simulator.simulate_row(module, row) for row in rows]
+        return sd59x18_rows(x)
 
     # ------------------------------------------------------------ transactions
     def setup_calls(self, module: Module, program: Program) -> list[bytes]:

@@ -43,23 +43,10 @@ def _word_gas(v: int) -> int:
     return 4 * zeros + 16 * (32 - zeros)
 
 
-def _fused(module: Module) -> dict[str, str]:
-    """gemm result -> kind of the activation ML2SC's neuron loop applies (as the emitter fuses)."""
-    outputs = {o.value.name for o in module.outputs}
-    fused = {}
-    for op in module.ops:
-        producer = module.producer(op.operands[0]) if type(op) in FUSABLE else None
-        if isinstance(producer, ops.Gemm) and module.users(producer.result) == [op] and producer.result.name not in outputs:
-            fused[producer.result.name] = FUSABLE[type(op)]
-    return fused
-
-
 def cost_features(module: Module, batch_rows: int = 50) -> dict[str, float]:
     """Counts of layers, neurons, parameters and activations (``batch_rows``: no predictBatch here)."""
     names = {t for terms in TERMS.values() for t in terms}
     f: dict[str, float] = dict.fromkeys(names, 0.0)
-    fused = _fused(module)
-    fused_results = {op.result.name for op in module.ops if type(op) in FUSABLE and op.operands[0].name in fused}
     f["contract"] = 1
     f["inputs"] = module.inputs[0].type.size
     f["outputs"] = sum(o.value.type.size for o in module.outputs)
@@ -73,19 +60,19 @@ def cost_features(module: Module, batch_rows: int = 50) -> dict[str, float]:
         f["nonzero_parameters"] += sum(1 for v in (*weights, *biases) if v)
         f["upload_transactions"] += -(-len(weights) // UPLOAD_CHUNK) + -(-len(biases) // UPLOAD_CHUNK)
         f["upload_calldata_gas"] += sum(_word_gas(int(v)) for v in (*weights, *biases))
-        if op.result.name in fused:
-            f[f"fused_{fused[op.result.name]}"] += layer.n_out
+        if op.tag("fuse"):  # the activation ML2SC's neuron loop applies (fuse-activation's tag)
+            f[f"fused_{op.tag('fuse')}"] += layer.n_out
             f["fused_ops"] += 1
     f["upload_transactions"] += 1  # finalize()
     for op in module.ops:
-        if type(op) in FUSABLE and op.result.name not in fused_results:
+        if type(op) in FUSABLE:
             f[FUSABLE[type(op)]] += op.result.type.size
             f["activation_ops"] += 1
         if isinstance(op, ops.Softmax):
             f["softmax"] += op.result.type.size
             f["softmax_ops"] += 1
     for kind, name in FUSABLE.items():
-        f[f"has_{name}"] = float(any(isinstance(op, kind) for op in module.ops))
+        f[f"has_{name}"] = float(any(isinstance(op, kind) or op.tag("fuse") == name for op in module.ops))
     f["has_softmax"] = float(f["softmax_ops"] > 0)
     f["label_argmax"] = float(module.outputs[0].value.type.size > 1)
     return f

@@ -2,7 +2,7 @@
 
 The ml2sc-baseline contracts do every operation through PRBMath (as ML2SC did),
 so the simulator has to reproduce PRBMath's results bit for bit, including
-where it reverts. ``exp``/``exp2`` come from ``ml2sc.backends.prb_exp`` (shared with the prbmath
+where it reverts. ``exp``/``exp2`` come from ``ml2sc.backends.common.prb_exp`` (shared with the prbmath
 backend); this module adds PRBMath's checked ``mul``/``div``/``add``/``sub``.
 
 Values are Python ints standing for SD59x18 numbers (value * 1e18). Every
@@ -17,7 +17,7 @@ exp2), ``src/sd59x18/Helpers.sol`` (add, sub, unary minus), ``src/Common.sol``
 
 from __future__ import annotations
 
-from ml2sc.backends.prb_exp import (  # noqa: F401 - re-exported: the simulator and tests use prb.*
+from ml2sc.backends.common.prb_exp import (  # noqa: F401 - re-exported: the simulator and tests use prb.*
     EXP2_FACTORS,
     EXP2_MAX_INPUT,
     EXP2_MIN_THRESHOLD,

@@ -16,13 +16,11 @@ are exact); the order of nothing else is free either, so it is kept anyway.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from ml2sc.backends.common.dispatch import handles
+from ml2sc.backends.common.simulator import Simulator, Vector
 from ml2sc.backends.ml2sc_baseline import prb
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module
-
-Vector = list[int]
 
 
 def gemm(x: Vector, weights: tuple[int, ...], bias: tuple[int, ...]) -> Vector:
@@ -64,14 +62,6 @@ def softmax(v: Vector) -> Vector:
     return [prb.div(x, s) for x in e]
 
 
-ACTIVATIONS: dict[type[ops.Op], Callable[[int], int]] = {
-    ops.Relu: relu,
-    ops.Sigmoid: sigmoid,
-    ops.Tanh: tanh,
-}
-SUPPORTED_OPS: frozenset[type[ops.Op]] = frozenset({ops.Gemm, ops.Softmax, *ACTIVATIONS})
-
-
 def gemm_constants(module: Module, op: ops.Gemm) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The layer's weights (row-major, out x in) and biases exactly as they are uploaded."""
     weights = tuple(int(v) for v in module.constant(op.weight).values)
@@ -80,18 +70,35 @@ def gemm_constants(module: Module, op: ops.Gemm) -> tuple[tuple[int, ...], tuple
     return weights, bias
 
 
+class Ml2scBaselineSimulator(Simulator):
+    """The same PRBMath calls as the contract, in the same order; raises PrbRevert where it reverts."""
+
+    backend = "ml2sc-baseline"
+
+    @handles(ops.Gemm)
+    def _gemm(self, op: ops.Gemm, x: Vector) -> Vector:
+        return gemm(x, *gemm_constants(self.m, op))
+
+    @handles(ops.Softmax)
+    def _softmax(self, op: ops.Softmax, x: Vector) -> Vector:
+        return softmax(x)
+
+    @handles(ops.Relu)
+    def _relu(self, op: ops.Relu, x: Vector) -> Vector:
+        return [relu(v) for v in x]
+
+    @handles(ops.Sigmoid)
+    def _sigmoid(self, op: ops.Sigmoid, x: Vector) -> Vector:
+        return [sigmoid(v) for v in x]
+
+    @handles(ops.Tanh)
+    def _tanh(self, op: ops.Tanh, x: Vector) -> Vector:
+        return [tanh(v) for v in x]
+
+
 def simulate_row(module: Module, x: Vector) -> Vector:
     """One input row (SD59x18) -> the flat output of ``predict``; raises PrbRevert where it reverts."""
-    env: dict[str, Vector] = {module.inputs[0].name: list(x)}
-    for op in module.ops:
-        v = env[op.operands[0].name]
-        if isinstance(op, ops.Gemm):
-            env[op.result.name] = gemm(v, *gemm_constants(module, op))
-        elif isinstance(op, ops.Softmax):
-            env[op.result.name] = softmax(v)
-        else:
-            env[op.result.name] = [ACTIVATIONS[type(op)](a) for a in v]
-    return [v for out in module.outputs for v in env[out.value.name]]
+    return Ml2scBaselineSimulator(module).run(x)
 
 
 def label(first_output: Vector) -> int:

@@ -17,8 +17,8 @@ layers, neurons and weights), with finer terms because our code is unrolled.
 
 from __future__ import annotations
 
+from ml2sc.backends.common.fixed import UNIT
 from ml2sc.backends.prbmath.emitter import TILE
-from ml2sc.backends.prbmath.fixed import UNIT
 from ml2sc.backends.prbmath.layout import plan_layout
 from ml2sc.backends.prbmath.weights import gemm_rows
 from ml2sc.ir import ops
@@ -64,17 +64,6 @@ def _nbytes(v: int) -> int:
     return (abs(v).bit_length() + 7) // 8
 
 
-def _fused_relus(module: Module) -> set[str]:
-    """Results of the gemms whose only user is a relu (the emitter fuses that relu)."""
-    fused = set()
-    outputs = {o.value.name for o in module.outputs}
-    for op in module.ops:
-        producer = module.producer(op.operands[0]) if isinstance(op, ops.Relu) else None
-        if isinstance(producer, ops.Gemm) and module.users(producer.result) == [op] and producer.result.name not in outputs:
-            fused.add(producer.result.name)
-    return fused
-
-
 def _gemm_features(module: Module, op: ops.Gemm, f: dict[str, float]) -> None:
     rows = gemm_rows(module, op)
     n = op.input.type.size
@@ -103,20 +92,17 @@ def cost_features(module: Module, batch_rows: int = 50) -> dict[str, float]:
     f: dict[str, float] = dict.fromkeys(names, 0.0)
     n_in = module.inputs[0].type.size
     layout = plan_layout(module)
-    fused = _fused_relus(module)
     f["contract"] = 1
     f["inputs"] = n_in
     f["packed_words"] = -(-n_in // 4)
     f["outputs"] = layout.n_outputs
-    f["relu_fused"] = sum(op.result.type.size for op in module.ops if isinstance(op, ops.Gemm) and op.result.name in fused)
+    f["relu_fused"] = sum(op.result.type.size for op in module.ops if op.tag("fuse") == "relu")
     elementwise = {ops.Relu: "relu", ops.LeakyRelu: "leaky_relu", ops.HardSigmoid: "hard_sigmoid",
                    ops.Clip: "clip", ops.Affine: "affine", ops.Sigmoid: "sigmoid", ops.Tanh: "tanh",
                    ops.Softmax: "softmax", ops.ArgMax: "argmax"}
     for op in module.ops:
         if isinstance(op, ops.Gemm):
             _gemm_features(module, op, f)
-        elif isinstance(op, ops.Relu) and op.input.name in fused:
-            continue  # computed inside its gemm
         elif isinstance(op, ops.LabelMap):
             f["label_classes"] += module.constant(op.classes).type.size
         elif type(op) in elementwise:

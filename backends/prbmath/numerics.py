@@ -12,12 +12,12 @@ chain computes ``-3``. Signed divisions go through ``sdiv``; a bare ``//``
 appears only where both operands are provably non-negative (then the two agree).
 
 PRBMath's ``exp``/``exp2`` and their constants are shared with the ml2sc-baseline
-backend in ``ml2sc.backends.prb_exp``.
+backend in ``ml2sc.backends.common.prb_exp``.
 """
 
 from __future__ import annotations
 
-from ml2sc.backends.prb_exp import (  # noqa: F401 - re-exported: the simulator and tests use numerics.*
+from ml2sc.backends.common.prb_exp import (  # noqa: F401 - re-exported: the simulator and tests use numerics.*
     EXP2_FACTORS,
     EXP2_MIN_THRESHOLD,
     EXP_MAX_INPUT,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from ml2sc.backends.prbmath.fixed import to_fixed
+from ml2sc.backends.common.fixed import to_fixed
 from ml2sc.backends.prbmath.weights import prefer_binary
 from ml2sc.ir import ops
 from ml2sc.ir.errors import Ml2scError

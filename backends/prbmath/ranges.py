@@ -10,7 +10,7 @@ when the input encoding itself is narrower (packed int64).
 
 from __future__ import annotations
 
-from ml2sc.backends.prbmath.fixed import UNIT, to_unit
+from ml2sc.backends.common.fixed import UNIT, to_unit
 from ml2sc.backends.prbmath.weights import gemm_rows
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ml2sc.backends.prbmath.fixed import UNIT
+from ml2sc.backends.common.fixed import UNIT
 from ml2sc.ir import ops
 from ml2sc.ir.module import Constant, Module
 from ml2sc.ir.types import FixedType, FloatType
@@ -44,7 +44,7 @@ def prefer_binary(weight: Constant) -> bool:
     """Keep a float weight exact when its binary form is no larger than its SD59x18 form."""
     if not isinstance(weight.type.element, FloatType):
         return False
-    from ml2sc.backends.prbmath.fixed import to_fixed
+    from ml2sc.backends.common.fixed import to_fixed
 
     binary = sum(immediate_bytes(binary_row(r)[0]) + (binary_row(r)[1].bit_length() // 8) for r in weight.rows())
     fixed = sum(immediate_bytes([to_fixed(v, 18) for v in r]) + 8 for r in weight.rows())

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from ml2sc.compiler.passes.rewrite import (
+    add_float_constants,
     array,
-    float_constant,
-    fresh_name,
+    gemm_arrays,
+    replace_op,
     rewire,
-    set_constants,
     sole_user,
+    with_gemm_constants,
     without_dead,
 )
 from ml2sc.ir import ops
@@ -39,13 +40,9 @@ class FoldBatchNorm(ModulePass):
         s = gamma / np.sqrt(var + bn.epsilon)
         gemm = module.producer(bn.input)
         if isinstance(gemm, ops.Gemm) and sole_user(module, bn.input) is bn:
-            w = array(module, gemm.weight) * s[:, None]
-            b = array(module, gemm.bias) if gemm.bias else np.zeros(len(s))
-            wn, bnm = fresh_name(module, "w_bn"), fresh_name(module, "b_bn")
-            module = set_constants(module, [float_constant(wn, w), float_constant(bnm, s * (b - mean) + beta)])
-            module = replace(module, ops=tuple(replace(o, weight=wn, bias=bnm) if o is gemm else o for o in module.ops))
+            w, b = gemm_arrays(module, gemm)
+            module = with_gemm_constants(module, gemm, w * s[:, None], s * (b - mean) + beta, "bn")
             return without_dead(rewire(module, bn.result, gemm.result))
-        sn, on = fresh_name(module, "bn_scale"), fresh_name(module, "bn_offset")
-        module = set_constants(module, [float_constant(sn, s), float_constant(on, beta - mean * s)])
+        module, (sn, on) = add_float_constants(module, bn_scale=s, bn_offset=beta - mean * s)
         affine = ops.Affine(bn.result, bn.input, sn, on)
-        return without_dead(replace(module, ops=tuple(affine if o is bn else o for o in module.ops)))
+        return without_dead(replace_op(module, bn, affine))

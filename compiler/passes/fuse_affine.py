@@ -7,18 +7,15 @@ W' = diag(s) W, b' = s b + o. Folded constants are float64 (no extra rounding).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar
-
-import numpy as np
 
 from ml2sc.compiler.passes.rewrite import (
     array,
-    float_constant,
-    fresh_name,
+    gemm_arrays,
     rewire,
-    set_constants,
     sole_user,
+    with_gemm_constants,
     without_dead,
 )
 from ml2sc.ir import ops
@@ -49,22 +46,14 @@ class FuseAffine(ModulePass):
         if not isinstance(gemm, ops.Gemm):
             return None
         s, o = array(module, aff.scale), array(module, aff.offset)
-        w = array(module, gemm.weight)
-        b = array(module, gemm.bias) if gemm.bias else np.zeros(w.shape[0])
-        return self._replace_gemm(module, gemm, w * s[None, :], b + w @ o, new_input=aff.input)
+        w, b = gemm_arrays(module, gemm)
+        return without_dead(with_gemm_constants(module, gemm, w * s[None, :], b + w @ o, "fused", input=aff.input))
 
     def _into_previous(self, module: Module, aff: ops.Affine) -> Module | None:
         gemm = module.producer(aff.input)
         if not isinstance(gemm, ops.Gemm) or sole_user(module, aff.input) is not aff:
             return None
         s, o = array(module, aff.scale), array(module, aff.offset)
-        w = array(module, gemm.weight)
-        b = array(module, gemm.bias) if gemm.bias else np.zeros(w.shape[0])
-        module = self._replace_gemm(module, gemm, w * s[:, None], s * b + o, new_input=gemm.input)
+        w, b = gemm_arrays(module, gemm)
+        module = with_gemm_constants(module, gemm, w * s[:, None], s * b + o, "fused")
         return without_dead(rewire(module, aff.result, gemm.result))
-
-    def _replace_gemm(self, module: Module, gemm: ops.Gemm, w: np.ndarray, b: np.ndarray, new_input: object) -> Module:
-        wn, bn = fresh_name(module, "w_fused"), fresh_name(module, "b_fused")
-        module = set_constants(module, [float_constant(wn, w), float_constant(bn, b)])
-        new = replace(gemm, input=new_input, weight=wn, bias=bn)
-        return without_dead(replace(module, ops=tuple(new if o is gemm else o for o in module.ops)))

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 
 from ml2sc.ir.module import Constant, Module, Output, Value, used_constants
-from ml2sc.ir.ops import Op
+from ml2sc.ir.ops import Gemm, Op
 from ml2sc.ir.types import F64, TensorType
 
 
@@ -69,3 +69,31 @@ def set_constants(module: Module, new: list[Constant]) -> Module:
     for c in new:
         by_name[c.name] = c
     return replace(module, constants=tuple(by_name.values()))
+
+
+def replace_op(module: Module, old: Op, new: Op) -> Module:
+    """``module`` with the op ``old`` (by identity) replaced by ``new``."""
+    return replace(module, ops=tuple(new if o is old else o for o in module.ops))
+
+
+def gemm_arrays(module: Module, gemm: Gemm) -> tuple[np.ndarray, np.ndarray]:
+    """A gemm's weight and bias (zeros when it has none) as float64 arrays."""
+    w = array(module, gemm.weight)
+    b = array(module, gemm.bias) if gemm.bias else np.zeros(w.shape[0])
+    return w, b
+
+
+def with_gemm_constants(module: Module, gemm: Gemm, w: np.ndarray, b: np.ndarray, tag: str, **changes: object) -> Module:
+    """Replace ``gemm`` by a copy using the float64 weight ``w`` and bias ``b`` (new constants
+    ``w_<tag>N``, ``b_<tag>N``) and the other field ``changes``; the old constants are left for
+    ``without_dead``."""
+    module, (wn, bn) = add_float_constants(module, **{f"w_{tag}": w, f"b_{tag}": b})
+    return replace_op(module, gemm, replace(gemm, weight=wn, bias=bn, **changes))
+
+
+def add_float_constants(module: Module, **values: np.ndarray) -> tuple[Module, list[str]]:
+    """Add each array as a float64 constant under a fresh name made from its keyword
+    (``bn_scale`` -> ``bn_scale0``); returns the module and the new names, in order."""
+    names = [fresh_name(module, base) for base in values]
+    module = set_constants(module, [float_constant(n, v) for n, v in zip(names, values.values(), strict=True)])
+    return module, names

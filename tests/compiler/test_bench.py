@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ml2sc.compiler import bench
-from ml2sc.compiler import ml2sc_suite as suite
+from ml2sc.tools import bench
+from ml2sc.tools import ml2sc_suite as suite
 
 
 @pytest.mark.evm

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ml2sc.compiler.chain import ChainError, open_chain
+from ml2sc.chain import ChainError, open_chain
+from ml2sc.chain.rpc import ANVIL_DEV_KEY, AnvilChain
 from ml2sc.compiler.driver import CompiledModel, get_backend
 from ml2sc.compiler.passes.manager import PassManager
 from ml2sc.compiler.registry import backends
-from ml2sc.compiler.rpc_chain import ANVIL_DEV_KEY, AnvilChain
 from tests.conftest import mlp_module
 
 pytestmark = pytest.mark.evm
@@ -95,7 +95,7 @@ def test_anvil_is_stopped_on_close() -> None:
 def test_cli_run_on_anvil(tmp_path: Path) -> None:
     import onnx
 
-    from ml2sc.compiler import ml2sc_suite as suite
+    from ml2sc.tools import ml2sc_suite as suite
 
     onnx.save_model(suite.to_onnx(suite.build([30, 2, 1])), str(tmp_path / "m.onnx"))
     np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(0, 1, (3, 30)).astype(np.float32))

@@ -21,7 +21,7 @@ def ml2sc(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ml2sc.compiler import ml2sc_suite as suite
+    from ml2sc.tools import ml2sc_suite as suite
 
     path = tmp_path_factory.mktemp("m") / "mlp.onnx"
     onnx.save_model(suite.to_onnx(suite.train(suite.ARCHITECTURES["MLP_2L_2n"], epochs=2)), str(path))

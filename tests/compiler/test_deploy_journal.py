@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ml2sc.compiler.chain import ChainError, EmbeddedChain
+from ml2sc.chain import ChainError, EmbeddedChain
 from ml2sc.compiler.driver import CompiledModel, get_backend
 from ml2sc.compiler.passes.manager import PassManager
 from tests.conftest import mlp_module

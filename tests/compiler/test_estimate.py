@@ -18,10 +18,10 @@ from onnx import TensorProto, helper
 from ml2sc.backends.base import Backend
 from ml2sc.compiler.cli import main
 from ml2sc.compiler.driver import CompiledModel, get_backend
-from ml2sc.compiler.estimate import cost_module, estimate, load_gas_model, lower
 from ml2sc.compiler.passes.manager import PassManager
 from ml2sc.compiler.registry import backends
 from ml2sc.ir.errors import Ml2scError
+from ml2sc.tools.estimate import cost_module, estimate, load_gas_model, lower
 from tests.conftest import mlp_module
 
 TOLERANCE = 0.03

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 import pytest
 
-from ml2sc.compiler import ml2sc_suite as suite
+from ml2sc.tools import ml2sc_suite as suite
 
 pytestmark = pytest.mark.evm
 
@@ -51,4 +51,6 @@ def test_exact_gas_regression(chain) -> None:
     assert (c.artifact.runtime_size, d.gas.deploy, d.gas.inference) == GOLDEN
 
 
-GOLDEN = (2972, 695047, [33195, 33305, 33630])  # runtime bytes, deploy gas, three inferences
+# runtime bytes, deploy gas, three inferences. Was (2972, 695047, same): the shared predictBatch
+# (backends/common/shell.py) spells its addresses from MEM_END, one byte and 216 deploy gas less.
+GOLDEN = (2971, 694831, [33195, 33305, 33630])

@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 import ml2sc
-from ml2sc.compiler.validate import validate
+from ml2sc.tools.validate import validate
 from tests.e2e import onnx_models as zoo
 
 pytestmark = pytest.mark.evm

@@ -10,6 +10,6 @@ from tests.market.scenarios import Env, compile_test_models
 
 @pytest.fixture(scope="session")
 def env() -> Env:
-    from ml2sc.compiler.chain import EmbeddedChain
+    from ml2sc.chain import EmbeddedChain
 
     return Env.deploy(EmbeddedChain(), compile_test_models())

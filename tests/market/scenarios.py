@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ml2sc.compiler.chain import PartyChain, Reverted
-from ml2sc.compiler.market import Challenge, Rules, TestSet
-from ml2sc.compiler.market_abi import ContractError
+from ml2sc.chain import PartyChain, Reverted
 from ml2sc.compiler.solc import CompiledContract, compile_solidity
+from ml2sc.market.abi import ContractError
+from ml2sc.market.challenge import Challenge, Rules, TestSet
 
 HERE = Path(__file__).parent
 ONE = 10**18
@@ -133,7 +133,7 @@ def reentrant_payout(env: Env) -> None:
     from eth_abi import encode
 
     attacker = env.party(3).deploy(attacker_code.bytecode + encode(["address"], [ch.address])).address
-    from ml2sc.compiler.market_abi import Abi, Bound
+    from ml2sc.market.abi import Abi, Bound
 
     evil = Bound(Abi(attacker_code), env.party(3), attacker)
     evil.send("submit", env.models["HonestRule"])
@@ -196,7 +196,7 @@ def mutable_model(env: Env) -> None:
 
 
 def _verifier(env: Env) -> tuple[Any, PartyChain, PartyChain, list[list[int]]]:
-    from ml2sc.compiler.verify import VerifiedInference
+    from ml2sc.market.verify import VerifiedInference
 
     vi = VerifiedInference.deploy(env.chain, env.models["HonestRule"], "classify", claim_stake=ONE, window=600,
                                   model_gas_cap=100_000)

@@ -46,7 +46,7 @@ def test_bad_amount_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -
 @pytest.mark.slow
 def test_whole_challenge_and_verification_over_rpc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture) -> None:
-    from ml2sc.compiler.rpc_chain import AnvilChain, anvil_dev_key
+    from ml2sc.chain.rpc import AnvilChain, anvil_dev_key
 
     with AnvilChain() as anvil:
         models = s.Env.deploy(anvil, s.compile_test_models()).models

@@ -9,10 +9,10 @@ from functools import partial
 
 import pytest
 
-from ml2sc.compiler import market, verify
-from ml2sc.compiler.chain import Reverted
-from ml2sc.compiler.market_abi import MARKET_SOURCES
+from ml2sc.chain import Reverted
 from ml2sc.compiler.solc import compile_solidity, runtime_sol_dir
+from ml2sc.market import abi as market_abi
+from ml2sc.market.abi import MARKET_SOURCES
 from tests.market import scenarios as s
 
 # (file, guard tag, text to replace on that line (None: delete the line), replacement, attack)
@@ -59,7 +59,7 @@ def test_every_guard_is_tagged_once(file: str, tag: str, old: str | None, new: s
 
 def test_unmutated_contracts_compile_to_the_same_code_as_the_driver() -> None:
     sources = {f"ml2sc/{n}": (runtime_sol_dir() / n).read_text() for n in MARKET_SOURCES}
-    assert compile_solidity(sources)["Challenge"].bytecode == market.market_contracts()["Challenge"].bytecode
+    assert compile_solidity(sources)["Challenge"].bytecode == market_abi.market_contracts()["Challenge"].bytecode
 
 
 @pytest.mark.slow
@@ -68,7 +68,6 @@ def test_unmutated_contracts_compile_to_the_same_code_as_the_driver() -> None:
 def test_attack_succeeds_once_its_guard_is_removed(env: s.Env, monkeypatch: pytest.MonkeyPatch, file: str, tag: str,
                                                    old: str | None, new: str, attack: Callable[[s.Env], None]) -> None:
     contracts = compile_solidity(mutant_sources(file, tag, old, new)).contracts  # warnings allowed in mutants
-    monkeypatch.setattr(market, "market_contracts", lambda: contracts)
-    monkeypatch.setattr(verify, "market_contracts", lambda: contracts)
+    monkeypatch.setattr(market_abi, "market_contracts", lambda: contracts)  # Challenge and VerifiedInference
     with pytest.raises((AssertionError, Reverted)):
         attack(env)

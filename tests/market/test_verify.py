@@ -22,7 +22,7 @@ def test_predict_mode_on_a_compiled_model(env: s.Env) -> None:
     """A real prbmath model: the whole output vector is the claim; one unit off is slashed."""
     from ml2sc.compiler.driver import CompiledModel, get_backend
     from ml2sc.compiler.passes.manager import PassManager
-    from ml2sc.compiler.verify import VerifiedInference
+    from ml2sc.market.verify import VerifiedInference
     from tests.conftest import mlp_module
 
     backend = get_backend("prbmath")
@@ -43,6 +43,6 @@ def test_predict_mode_on_a_compiled_model(env: s.Env) -> None:
 
 
 def test_mutable_model_cannot_back_a_verifier(env: s.Env) -> None:
-    from ml2sc.compiler.verify import VerifiedInference
+    from ml2sc.market.verify import VerifiedInference
 
     s.expect_revert("ModelNotSelfContained", VerifiedInference.deploy, env.chain, env.models["StorageCheater"])

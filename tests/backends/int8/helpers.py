@@ -16,7 +16,7 @@ from tests.conftest import f32_constant, mlp_module
 
 
 def quantize(module: Module, calibration: np.ndarray, options: str = "") -> Module:
-    pipeline = get_backend("int8").pipeline + (f"{{{options}}}" if options else "")
+    pipeline = get_backend("int8").pipeline.replace("quantize-int8", f"quantize-int8{{{options}}}" if options else "quantize-int8")
     manager = PassManager.from_pipeline(pipeline)
     manager.passes = [dataclasses.replace(p, calibration=calibration) if hasattr(p, "calibration") else p
                       for p in manager.passes]

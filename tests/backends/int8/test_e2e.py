@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 import pytest
 
-from ml2sc.compiler.chain import TX_GAS_CAP
+from ml2sc.chain import TX_GAS_CAP
 from tests.backends.int8.helpers import build
 from tests.conftest import mlp_module
 
@@ -37,7 +37,7 @@ def _digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 @pytest.mark.slow
 def test_digits_validate_cli(tmp_path: Path) -> None:
-    from ml2sc.compiler.bench import digits_case
+    from ml2sc.tools.bench import digits_case
 
     case = digits_case()
     x_train, x_test, _, y_test = _digits_split()

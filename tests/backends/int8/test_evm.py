@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from eth_abi import decode, encode
 
-from ml2sc.compiler.chain import Reverted
-from ml2sc.compiler.driver import _selector, data_initcode
+from ml2sc.backends.common.naming import selector as _selector
+from ml2sc.chain import Reverted
+from ml2sc.compiler.driver import data_initcode
 from ml2sc.ir import ops
 from ml2sc.ir.reference import run_reference
 from tests.backends.int8.helpers import MODELS, build

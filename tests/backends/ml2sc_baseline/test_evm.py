@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from eth_abi import decode, encode
 
+from ml2sc.backends.common.naming import selector as _selector
 from ml2sc.backends.ml2sc_baseline import backend as baseline
 from ml2sc.backends.ml2sc_baseline import prb, simulator
 from ml2sc.backends.ml2sc_baseline.backend import Ml2scBaselineBackend
-from ml2sc.compiler.chain import EmbeddedChain, Reverted
-from ml2sc.compiler.driver import CompiledModel, DeployedModel, _selector
+from ml2sc.chain import EmbeddedChain, Reverted
+from ml2sc.compiler.driver import CompiledModel, DeployedModel
 from ml2sc.compiler.passes.manager import PassManager
 from ml2sc.ir import ops
 from ml2sc.ir.errors import Ml2scError
@@ -211,7 +212,7 @@ def test_registered_as_a_backend() -> None:
 
 def test_embedded_and_anvil_agree_on_upload_and_stored_gas(chain, rows: np.ndarray) -> None:
     """The storage path too (uploads, test data, classifyStored) costs the same on both chains."""
-    from ml2sc.compiler.rpc_chain import AnvilChain
+    from ml2sc.chain.rpc import AnvilChain
 
     c = build(MODELS["relu-sigmoid"]())
     q = c.quantize(rows[:4])

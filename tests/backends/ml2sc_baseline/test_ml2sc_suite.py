@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from ml2sc.backends.ml2sc_baseline import simulator
-from ml2sc.compiler.bench import ML2SC_PUBLISHED
+from ml2sc.tools.bench import ML2SC_PUBLISHED
 
 
 @pytest.mark.slow
@@ -21,7 +21,7 @@ def test_mlp_2l_4n_measured_like_ml2sc(chain) -> None:
     import torch
 
     import ml2sc
-    from ml2sc.compiler import ml2sc_suite as suite
+    from ml2sc.tools import ml2sc_suite as suite
 
     _, _, x_test, y_test = suite.breast_cancer()
     model = suite.train(suite.ARCHITECTURES["MLP_2L_4n"])
@@ -54,8 +54,8 @@ def test_bench_measures_the_stored_path(chain) -> None:
     """``bench.measure`` on the baseline: weights and test rows uploaded, classifyStored labels."""
     import torch
 
-    from ml2sc.compiler import bench
-    from ml2sc.compiler import ml2sc_suite as suite
+    from ml2sc.tools import bench
+    from ml2sc.tools import ml2sc_suite as suite
 
     _, _, x_test, y_test = suite.breast_cancer()
     torch.manual_seed(0)

@@ -17,7 +17,7 @@ from eth_abi import decode, encode
 from eth_utils import keccak
 
 from ml2sc.backends.ml2sc_baseline import prb
-from ml2sc.compiler.chain import Reverted
+from ml2sc.chain import Reverted
 from ml2sc.compiler.solc import compile_solidity, node_modules_dir
 
 U = prb.UNIT

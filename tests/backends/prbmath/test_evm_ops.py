@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from eth_abi import decode, encode
 
-from ml2sc.compiler.chain import Reverted
-from ml2sc.compiler.driver import CompiledModel, _selector, get_backend
+from ml2sc.backends.common.naming import selector as _selector
+from ml2sc.chain import Reverted
+from ml2sc.compiler.driver import CompiledModel, get_backend
 from ml2sc.compiler.passes.manager import PassManager
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module, Output, Value

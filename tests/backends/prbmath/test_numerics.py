@@ -311,7 +311,7 @@ def test_softmax_matches_python(harness):
 
 @pytest.mark.evm
 def test_positive_exponent_reverts_with_custom_error(harness):
-    from ml2sc.compiler.chain import Reverted
+    from ml2sc.chain import Reverted
 
     selector = keccak(text="FixedMath_ExpPositive(int256)")[:4]
     for x in (1, nm.INT256_MAX):

@@ -18,10 +18,10 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from ml2sc.compiler.onnx_float64 import to_float64
 from ml2sc.ir.module import Module
 from ml2sc.ir.onnx import import_onnx
 from ml2sc.ir.reference import run_reference
+from ml2sc.tools.onnx_float64 import to_float64
 
 if TYPE_CHECKING:
     import torch

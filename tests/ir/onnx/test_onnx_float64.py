@@ -16,9 +16,9 @@ from onnx_import_testlib import (
     run_ort,
 )
 
-from ml2sc.compiler.onnx_float64 import to_float64
 from ml2sc.ir.onnx import import_onnx
 from ml2sc.ir.reference import run_reference
+from ml2sc.tools.onnx_float64 import to_float64
 
 skl2onnx = pytest.importorskip("skl2onnx")
 from sklearn.datasets import load_breast_cancer, load_iris  # noqa: E402

@@ -1,0 +1,1 @@
+"""Golden Solidity per backend (see test_solidity_golden.py)."""
