@@ -79,8 +79,16 @@ class Backend:
         return self.emitter(module).program()
 
     def quantize_inputs(self, module: Module, x: np.ndarray) -> list[list[int]]:
-        """Float rows -> the integers the contract takes (exactly what ``predict`` is sent)."""
-        raise NotImplementedError
+        """Float rows -> the integers the contract takes (exactly what ``predict`` is sent).
+
+        By default the input's own number format: decimal fixed point ``fixed<d>``."""
+        from ml2sc.backends.common.io import fixed_rows
+        from ml2sc.ir.types import FixedType
+
+        element = module.inputs[0].type.element
+        if not isinstance(element, FixedType):
+            raise NotImplementedError(f"backend '{self.name}': no default input conversion for {element}")
+        return fixed_rows(x, element.decimals)
 
     def simulate(self, module: Module, rows: list[list[int]]) -> list[list[int]]:
         """Bit-exact model of the emitted contract: integer inputs -> flat integer outputs."""

@@ -25,6 +25,8 @@ def from_fixed(value: int, decimals: int) -> float:
 
 
 UNIT = 10**18  # SD59x18's one
+INT256_MAX = 2**255 - 1
+INT256_MIN = -(2**255)
 
 
 def to_unit(value: float) -> int:
@@ -32,3 +34,18 @@ def to_unit(value: float) -> int:
     if math.isinf(value):
         return 2**255 - 1 if value > 0 else -(2**255)
     return to_fixed(value, 18)
+
+
+def sdiv(a: int, b: int) -> int:
+    """The EVM's SDIV (and Solidity's signed ``/``): the quotient truncated toward zero.
+
+    Python's ``//`` rounds toward minus infinity instead, which differs whenever
+    the exact quotient is negative and not whole: ``-7 // 2 == -4`` but
+    ``sdiv(-7, 2) == -3``. Like the opcode, division by zero gives 0 (Solidity
+    code reverts before it gets there) and INT256_MIN / -1 wraps to INT256_MIN.
+    """
+    if b == 0:
+        return 0
+    q = abs(a) // abs(b)
+    q = -q if (a < 0) != (b < 0) else q
+    return INT256_MIN if q == INT256_MAX + 1 else q

@@ -12,16 +12,20 @@ from ml2sc.ir.types import FixedType, QuantType
 
 
 def sd59x18_rows(x: np.ndarray) -> list[list[int]]:
-    """Float rows -> SD59x18 integers: each value's exact float32 times 10^18, rounded half to even.
+    """Float rows -> SD59x18 integers: what ``predict(int256[])`` takes on every built-in backend
+    (int8 quantizes them on chain)."""
+    return fixed_rows(x, 18)
 
-    What ``predict(int256[])`` takes on every built-in backend (int8 quantizes them on chain).
-    """
+
+def fixed_rows(x: np.ndarray, decimals: int) -> list[list[int]]:
+    """Float rows -> decimal fixed point: each value's exact float32 times 10^decimals, rounded
+    half to even; NaN or infinity is refused naming its row and column."""
     rows = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
     bad = np.argwhere(~np.isfinite(rows))
     if len(bad):
         r, c = bad[0]
         raise Ml2scError(f"input row {r}, column {c} is {rows[r, c]}: only finite numbers can be sent to the contract")
-    return [[to_fixed(float(v), 18) for v in row] for row in rows]
+    return [[to_fixed(float(v), decimals) for v in row] for row in rows]
 
 
 def output_slots(module: Module) -> tuple[OutputSlot, ...]:

@@ -19,12 +19,11 @@ Ported from @prb/math v4.1.0: ``src/sd59x18/Math.sol`` (``exp``, ``exp2``),
 
 from __future__ import annotations
 
+from ml2sc.backends.common.fixed import INT256_MAX, INT256_MIN, sdiv  # noqa: F401 - re-exported: the simulators import them from here
 from ml2sc.ir.errors import Ml2scError
 
 UNIT = 10**18
 UNIT_SQUARED = 10**36
-INT256_MIN = -(2**255)
-INT256_MAX = 2**255 - 1
 
 LOG2_E = 1_442695040888963407
 EXP_MIN_THRESHOLD = -41_446531673892822322  # exp(x) is 0 below this
@@ -67,21 +66,6 @@ class PrbRevert(Ml2scError, ValueError):
     def __init__(self, signature: str, detail: str = "") -> None:
         super().__init__(f"the contract reverts with {signature.split('(')[0]}{detail}")
         self.signature = signature
-
-
-def sdiv(a: int, b: int) -> int:
-    """The EVM's SDIV (and Solidity's signed ``/``): the quotient truncated toward zero.
-
-    Python's ``//`` rounds toward minus infinity instead, which differs whenever
-    the exact quotient is negative and not whole: ``-7 // 2 == -4`` but
-    ``sdiv(-7, 2) == -3``. Like the opcode, division by zero gives 0 (Solidity
-    code reverts before it gets there) and INT256_MIN / -1 wraps to INT256_MIN.
-    """
-    if b == 0:
-        return 0
-    q = abs(a) // abs(b)
-    q = -q if (a < 0) != (b < 0) else q
-    return INT256_MIN if q == INT256_MAX + 1 else q
 
 
 def common_exp2(x: int) -> int:

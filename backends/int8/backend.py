@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-
 from ml2sc.backends.base import Backend, Program
-from ml2sc.backends.common.io import sd59x18_rows
 from ml2sc.backends.int8 import numerics as nx
 from ml2sc.backends.int8.emitter import Int8Emitter
 from ml2sc.backends.int8.simulator import Int8Simulator
@@ -35,9 +32,6 @@ class Int8Backend(Backend):
         self._quantize = module.ops[0]  # type: ignore[assignment]
         return program
 
-    def quantize_inputs(self, module: Module, x: np.ndarray) -> list[list[int]]:
-        """Float rows -> SD59x18 integers, what ``predict`` takes (it quantizes to int8 on chain)."""
-        return sd59x18_rows(x)
 
     def int8_row(self, row: list[int], module: Module | None = None) -> list[int]:
         """SD59x18 row -> the int8 values, exactly as the contract's ``predict`` quantizes it."""

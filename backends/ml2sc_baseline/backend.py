@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
 from eth_abi import decode, encode
 
 from ml2sc.backends.base import Backend, Program
-from ml2sc.backends.common.io import sd59x18_rows
 from ml2sc.backends.common.naming import selector
 from ml2sc.backends.ml2sc_baseline import simulator
 from ml2sc.backends.ml2sc_baseline.emitter import Ml2scBaselineEmitter, gemm_layers
@@ -123,9 +121,6 @@ class Ml2scBaselineBackend(Backend):
         if not module.outputs or not gemm_layers(module):
             raise Ml2scError("ml2sc-baseline backend: the model has no gemm layer or no output")
 
-    def quantize_inputs(self, module: Module, x: np.ndarray) -> list[list[int]]:
-        """float32 rows -> SD59x18 integers, each rounded once from its exact float32 value."""
-        return sd59x18_rows(x)
 
     # ------------------------------------------------------------ transactions
     def setup_calls(self, module: Module, program: Program) -> list[bytes]:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-
 from ml2sc.backends.base import Backend, Program
-from ml2sc.backends.common.io import sd59x18_rows
 from ml2sc.backends.prbmath import ranges
 from ml2sc.backends.prbmath.emitter import PACKED_INPUT_BYTES, PrbMathEmitter
 from ml2sc.backends.prbmath.simulator import PrbMathSimulator
@@ -39,8 +36,6 @@ class PrbMathBackend(Backend):
         if module.inputs[0].type.element != FixedType(18):
             raise Ml2scError(f"prbmath backend expects fixed<18> input, got {module.inputs[0].type} (run quantize-fixed)")
 
-    def quantize_inputs(self, module: Module, x: np.ndarray) -> list[list[int]]:
-        return sd59x18_rows(x)
 
     def pack_row(self, row: list[int]) -> list[int] | None:
         """The predictPacked words of a row (four int64 lanes each, first value most significant),

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-
 from ml2sc.backends.base import Backend
 from ml2sc.backends.common import shell
 from ml2sc.backends.common.dispatch import handles
 from ml2sc.backends.common.emitter import Emitter
-from ml2sc.backends.common.fixed import to_fixed
+from ml2sc.backends.common.fixed import sdiv
 from ml2sc.backends.common.memory import Memory, layer_labels
-from ml2sc.backends.common.prb_exp import sdiv
 from ml2sc.backends.common.simulator import Simulator, Vector
 from ml2sc.backends.common.yul import hex_lit, nested_sum, plus, times
 from ml2sc.ir import ops
@@ -112,7 +109,4 @@ class TinyFixedBackend(Backend):
                                "quantize-fixed{decimals=6,exact_weights=false},fuse-activation{ops=relu}")
     emitter: ClassVar[type | None] = TinyFixedEmitter
     simulator: ClassVar[type | None] = TinyFixedSimulator
-
-    def quantize_inputs(self, module: Module, x: np.ndarray) -> list[list[int]]:
-        return [[to_fixed(float(v), DECIMALS) for v in row] for row in np.asarray(x, dtype=np.float32)]
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,6 +58,13 @@ def test_listed_once_registered(tiny_fixed: str, capsys: pytest.CaptureFixture[s
     assert any(line.startswith(f"{tiny_fixed} ") for line in capsys.readouterr().out.splitlines())
 
 
+def test_plugin_needs_only_ir_base_and_common() -> None:
+    tree = ast.parse(Path(__file__).with_name("backend.py").read_text(encoding="utf-8"))
+    used = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module.startswith("ml2sc")}
+    allowed = ("ml2sc.ir", "ml2sc.backends.base", "ml2sc.backends.common")
+    assert used and all(m.startswith(allowed) for m in used), used
+
+
 def test_fused_relu_and_unregister(tiny_fixed: str) -> None:
     c = build(tiny_fixed)
     assert c.ir.ops[0].tag("fuse") == "relu"
@@ -72,6 +81,8 @@ def test_chain_equals_simulator(tiny_fixed: str, chain) -> None:
     rows = c.quantize(x)
     sim = c.simulate_raw(rows)
     assert d.predict_raw(rows, packed=False) == sim
+    predict = next(f for f in c.artifact.abi if f.get("name") == "predict")
+    assert [o["type"] for o in predict["outputs"]] == ["int256[]"]
     assert [r[2] for r in sim] == [int(np.argmax(r[:2])) for r in sim]
     got = c.simulate(x)
     assert got["logits"].shape == (8, 2) and got["label"].dtype == np.int64
