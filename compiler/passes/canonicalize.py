@@ -9,6 +9,7 @@ from ml2sc.compiler.passes.rewrite import rewire, without_dead
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module
 from ml2sc.ir.passes import ModulePass
+from ml2sc.ir.types import FixedType
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,10 @@ class Canonicalize(ModulePass):
 
     @staticmethod
     def _is_identity(module: Module, op: ops.Affine) -> bool:
-        return all(v == 1 for v in module.constant(op.scale).values) and all(
+        """Scale one and offset zero in the value's own number format (on fixed<d>, one is 10^d)."""
+        element = op.input.type.element
+        one = 10**element.decimals if isinstance(element, FixedType) else 1
+        return all(v == one for v in module.constant(op.scale).values) and all(
             v == 0 for v in module.constant(op.offset).values
         )
 

@@ -21,6 +21,7 @@ from ml2sc.compiler.passes.rewrite import (
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module
 from ml2sc.ir.passes import ModulePass
+from ml2sc.ir.types import FloatType
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class FuseAffine(ModulePass):
         while changed:
             changed = False
             for op in module.ops:
-                if isinstance(op, ops.Affine):
+                if isinstance(op, ops.Affine) and isinstance(op.input.type.element, FloatType):  # real arithmetic only
                     fused = self._into_next(module, op) or self._into_previous(module, op)
                     if fused is not None:
                         module, changed = fused, True

@@ -1,4 +1,4 @@
-// RUN: opt -p canonicalize,fold-batchnorm,fuse-affine,quantize-int8{calibration=data/calib.npy}
+// RUN: opt -p canonicalize,fold-batchnorm,fuse-affine,quantize-int8{calibration=data/calib.npy},place-weights
 // The int8 backend's pipeline on the MLP of pipeline_prbmath.mlir: the same float rewrites,
 // then quantize-int8. The 16-bit logits feed both the argmax and the softmax, which is an
 // output and becomes qsoftmax with its two 256-entry exp tables.

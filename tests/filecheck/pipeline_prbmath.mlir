@@ -1,9 +1,10 @@
-// RUN: opt -p canonicalize,fold-batchnorm,fuse-affine,quantize-fixed
+// RUN: opt -p canonicalize,fold-batchnorm,fuse-affine,quantize-fixed,fuse-activation{ops=relu}
 // The prbmath backend's pipeline on a scaler -> gemm -> batch_norm -> relu -> gemm MLP:
 // canonicalize drops the identity affine, fold-batchnorm folds s = [0.5, 2] into @w1
 // (W = [[0.5, 1, 0], [0, -2, 8]], b = [0.5, -7]), fuse-affine folds the scaler in
 // (W = [[1, 0.5, 0], [0, -1, 8]], b = [0.5 - 0.5, -7 + 8] = [0, 1]), and quantize-fixed
-// keeps both weight matrices exact and turns the biases into SD59x18.
+// keeps both weight matrices exact and turns the biases into SD59x18; fuse-activation
+// gives the first gemm the relu's result %r and the tag {fuse = "relu"}.
 module @mlp attributes {source = "hand-written"} {
   const @one : tensor<3xf32> = [1.0, 1.0, 1.0]
   const @zero : tensor<3xf32> = [0.0, 0.0, 0.0]
