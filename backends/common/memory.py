@@ -79,7 +79,9 @@ def layer_labels(module: Module) -> dict[str, tuple[str, str]]:
             layer += 1
         size = op.result.type.size
         fused = f" + {op.tag('fuse')}" if op.tag("fuse") else ""
-        if isinstance(op, ops.Gemm | ops.QGemm | ops.Requantize):
+        if isinstance(op, ops.QGemm):  # int32 accumulators, kept in SWAR lanes, never in memory
+            name, what = f"L{layer}_ACC", f"layer {layer}: gemm accumulators"
+        elif isinstance(op, ops.Gemm | ops.Requantize):
             name, what = f"L{layer}", f"layer {layer}: gemm{fused}, {size} values"
         elif isinstance(op, ops.ArgMax | ops.LabelMap):
             name, what = op.mnemonic.upper(), f"{op.mnemonic} of layer {layer}"

@@ -54,6 +54,7 @@ class Int8Emitter(Int8Entry):
         self.mem = self._plan_memory()
         self.end = self.mem.top
         self.dots: list[str] = []
+        self.tables: list[tuple[str, bytes]] = []  # inline lookup tables: (constant name, 32-byte word)
 
     def _plan_memory(self) -> Memory:
         mem, labels = Memory(), layer_labels(self.m)
@@ -130,6 +131,10 @@ class Int8Emitter(Int8Entry):
         w.line(f"uint256 public constant outputScale = {nx.round_half_up(scale * 1e18)};")
         w.line(f"int256 public constant outputZeroPoint = {zp};")
         w.line(f"bytes32 public constant modelHash = {self.model_hash};")
+        if self.tables:
+            w.comment("Lookup tables, 32 one-byte entries (or 8 four-byte exp entries) a word, stored to TBL before use.")
+        for name, word in self.tables:
+            w.line(f"bytes32 internal constant {name} = 0x{word.hex()};")
         self.n_data = len(self.blob.runtimes()) if self.blob.data else 0
         for k in range(self.n_data):
             w.line(f"address internal immutable D{k}; // data contract {k}")
@@ -212,16 +217,19 @@ class Int8Emitter(Int8Entry):
         for lane, j in enumerate(group):
             self._requant_lane(plan, lane, j, lane == len(group) - 1, (bias[j], mult[j], shift[j], z), rq)
 
-    def _table(self, payload: bytes) -> None:
-        """Bring a lookup table to TBL: copied from a data contract, or stored from immediates."""
+    def _table(self, payload: bytes, name: str) -> None:
+        """Bring a lookup table to TBL: copied from a data contract, or stored from named constants."""
         tbl = self.mem.address("TBL")
         if not self.inline:
+            self.w.comment(f"table {name}: {len(payload)} bytes from the data contracts")
             self._copy(self.blob.add(payload), len(payload), tbl)
             return
         padded = payload + bytes(-len(payload) % 32)
         with self.w.block("assembly"):
             for k in range(0, len(padded), 32):
-                self.w.line(f"mstore({self.mem.at('TBL', k // 32)}, 0x{padded[k:k + 32].hex()})")
+                word = f"{name}_{k // 32}"
+                self.tables.append((word, padded[k:k + 32]))
+                self.w.line(f"mstore({self.mem.at('TBL', k // 32)}, {word})")
 
     def _requant_lane(self, plan: LanePlan, lane: int, j: int, top: bool, consts: tuple[int, int, int, int],
                       rq: ops.Requantize) -> None:
@@ -280,7 +288,7 @@ class Int8Emitter(Int8Entry):
 
     @handles(ops.TableLookup)
     def _lut(self, op: ops.TableLookup) -> None:
-        self._table(bytes(v & 0xFF for v in self.m.constant(op.table).values))
+        self._table(bytes(v & 0xFF for v in self.m.constant(op.table).values), f"{self.mem.name(op.result.name)}_TABLE")
         lo, _ = nx.type_range(qtype(op.input.type.element))
         self._elementwise(op, f"v := signextend(0, shr(248, mload(add(TBL, add(v, {-lo})))))")
 
@@ -289,7 +297,7 @@ class Int8Emitter(Int8Entry):
         """exp_lo at TBL, then only the nonzero head of exp_hi (it decreases to 0: e is 0 beyond it)."""
         hi, lo = self.m.constant(op.exp_hi).values, self.m.constant(op.exp_lo).values
         k_hi = next((k for k, v in enumerate(hi) if v == 0), len(hi))
-        self._table(b"".join(v.to_bytes(4, "big") for v in (*lo, *hi[:k_hi])))
+        self._table(b"".join(v.to_bytes(4, "big") for v in (*lo, *hi[:k_hi])), f"{self.mem.name(op.result.name)}_EXP")
         src, dst, n = self.mem.at(op.input.name), self.mem.at(op.result.name), op.result.type.size
         w = self.w
         w.comment("d = max - q; e = exp_hi[d >> 8] * exp_lo[d & 255] >> 16 (0 once exp_hi is); y = (e << 16) / sum e")

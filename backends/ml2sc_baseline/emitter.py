@@ -14,7 +14,9 @@ against, so this emitter copies its choices on purpose, costs included:
 What it adds to ML2SC: named custom errors, an owner, ``finalize()``, a (start, count)
 range for ``classifyStored`` (ML2SC's nine models classify their 50 rows in one call,
 larger ones need several under the per-transaction gas cap) and IML2SCModel's
-``predict``/``classify``/``modelHash``. The fixed parts of the contract are in ``snippets.py``.
+``predict``/``classify``/``modelHash``. The fixed parts of the contract (errors, owner, uploads,
+entry points, activations) are Solidity in ``runtime_sol/ML2SCBaseline.sol``; the generated
+contract ``is ML2SCBaseline`` and writes only what depends on the model.
 ``simulator.py`` performs the same PRBMath calls in the same order.
 """
 
@@ -25,13 +27,10 @@ from dataclasses import dataclass
 from ml2sc.backends.common import shell
 from ml2sc.backends.common.dispatch import handles
 from ml2sc.backends.common.emitter import Emitter
-from ml2sc.backends.ml2sc_baseline import snippets
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module
 
-_ACTIVATION_CODE: dict[str, str] = {
-    "relu": snippets.RELU, "sigmoid": snippets.SIGMOID, "tanh": snippets.TANH, "softmax": snippets.SOFTMAX,
-}
+BASE = "ML2SCBaseline"  # runtime_sol/ML2SCBaseline.sol: the abstract contract every one extends
 
 
 @dataclass(frozen=True)
@@ -74,52 +73,36 @@ class Ml2scBaselineEmitter(Emitter):
             "add a PRBMath SD59x18 call, test rows stored on chain and classified by one call.",
             "It exists to be measured against; the prbmath backend is the one to deploy."])
         w.line('import { SD59x18, sd } from "@prb/math/src/SD59x18.sol";')
+        w.line(f'import {{ {BASE} }} from "ml2sc/{BASE}.sol";')
         w.blank()
-        with w.block(f"contract {self.contract}"):
-            w.lines(snippets.ERRORS.splitlines())
-            w.blank()
+        w.comment(f"Errors, owner, uploads, entry points and activations: {BASE} (runtime_sol/{BASE}.sol).")
+        with w.block(f"contract {self.contract} is {BASE}"):
             self._state()
-            self._snippet(snippets.UPLOADS)
-            self._snippet(snippets.ENTRY_POINTS)
-            w.blank()
             self._forward()
             self._label()
             self._layer()
-            self._snippet(snippets.HELPERS)
-            used = {op.mnemonic for op in self.m.ops} | {op.tag("fuse") for op in self.m.ops}
-            for kind, code in _ACTIVATION_CODE.items():
-                if kind in used:
-                    self._snippet(code)
         return w.text()
 
-    def _snippet(self, code: str) -> None:
-        """A fixed piece of Solidity, after a blank line."""
-        self.w.blank()
-        self.w.lines(code.splitlines())
     def _state(self) -> None:
         w = self.w
-        w.line(f"uint256 internal constant N_IN = {self.n_in};")
-        w.line(f"uint256 internal constant N_OUT = {self.n_out};")
-        w.line(f"uint256 internal constant N_LAYERS = {len(self.layers)};")
-        w.line("uint256 public constant inputScale = 1e18;")
-        w.line("uint256 public constant outputScale = 1e18;")
         w.line(f"bytes32 public constant modelHash = {self.model_hash};")
         w.blank()
-        w.line("address private immutable owner = msg.sender;")
-        w.line("bool public finalized;")
-        w.blank()
-        w.comment("Parameters as ML2SC stores them: per gemm layer one int256[] of weights per neuron.")
+        w.comment("Weights as ML2SC stores them: per gemm layer one int256[] per neuron (biases: in the base).")
         for _, layer in self.layers:
             w.line(f"int256[][] public weights_layer{layer.index}; // {layer.n_out} x {layer.n_in}")
-        w.line("int256[][] public biases; // biases[k]: the biases of layer k")
-        w.line("int256[][] public testData; // stored rows of N_IN SD59x18 inputs (uploadTestData)")
+        w.blank()
+        with w.block("function _nIn() internal pure override returns (uint256)"):
+            w.line(f"return {self.n_in};")
+        w.blank()
+        with w.block("function _nLayers() internal pure override returns (uint256)"):
+            w.line(f"return {len(self.layers)};")
         w.blank()
 
     # --------------------------------------------------------------- forward
     def _forward(self) -> None:
         w = self.w
         w.comment("The forward pass of one row of SD59x18 inputs; returns the flat outputs.")
-        with w.block("function _forward(int256[] memory x) private view returns (int256[] memory y)"):
+        with w.block("function _forward(int256[] memory x) internal view override returns (int256[] memory y)"):
             for i, op in enumerate(self.m.ops):
                 self.var = f"v{i}"
                 self.lower(op)
@@ -173,7 +156,7 @@ class Ml2scBaselineEmitter(Emitter):
     def _write_outputs(self) -> None:
         w = self.w
         w.comment("the outputs, flat, as int256")
-        w.line("y = new int256[](N_OUT);")
+        w.line(f"y = new int256[]({self.n_out});")
         for slot, out in zip(self.slots, self.m.outputs, strict=True):
             value = self._read(out.value.name, "k")
             index = f"{slot.offset} + k" if slot.offset else "k"
@@ -188,7 +171,7 @@ class Ml2scBaselineEmitter(Emitter):
             w.comment("The label: class 1 when the score is at least 0.5, else 0 (as ML2SC).")
         else:
             w.comment("The label: the index of the first maximum of the first output.")
-        with w.block("function _label(int256[] memory y) private pure returns (int256 label)"):
+        with w.block("function _label(int256[] memory y) internal pure override returns (int256 label)"):
             if size == 1:
                 w.line("label = sd(y[0]).gte(sd(0.5e18)) ? int256(1) : int256(0);")
             else:
@@ -200,10 +183,10 @@ class Ml2scBaselineEmitter(Emitter):
     def _layer(self) -> None:
         w = self.w
         w.comment("Layer index -> its weight arrays and shape (out x in).")
-        header = "function _layer(uint256 layer) private view returns (int256[][] storage rows, uint256 nOut, uint256 nIn)"
+        header = ("function _layer(uint256 layer) internal view override "
+                  "returns (int256[][] storage rows, uint256 nOut, uint256 nIn)")
         with w.block(header):
             for _, layer in self.layers:
                 with w.block(f"if (layer == {layer.index})"):
                     w.line(f"return (weights_layer{layer.index}, {layer.n_out}, {layer.n_in});")
             w.line("revert UnknownLayer(layer);")
-        w.blank()

@@ -14,9 +14,9 @@ contract LeakyHardClip {
     // Memory map: one word per value.
     uint256 internal constant RESULT = 0x80; // ABI-encoded int256[] result: 0x20, length, outputs
     uint256 internal constant X = 0x100; // int8 input, one word per value (holding q + 128)
-    uint256 internal constant L1_2 = 0x500; // layer 1: gemm, 3 values
+    uint256 internal constant L1 = 0x500; // layer 1: gemm, 3 values
     uint256 internal constant L1_LEAKY_RELU = 0x560; // layer 1: leaky_relu, 3 values
-    uint256 internal constant L2_2 = 0x5c0; // layer 2: gemm, 2 values
+    uint256 internal constant L2 = 0x5c0; // layer 2: gemm, 2 values
     uint256 internal constant L2_LUT = 0x600; // layer 2: lut, 2 values
     uint256 internal constant L2_CLIP = 0x640; // layer 2: clip, 2 values
     uint256 internal constant TBL = 0x680; // lookup tables
@@ -27,6 +27,15 @@ contract LeakyHardClip {
     uint256 public constant outputScale = 3906250000000000;
     int256 public constant outputZeroPoint = -128;
     bytes32 public constant modelHash = 0x1fdd7098ca793d99a25d773957f35f1e4f44bbc572d780f415203b478e64f17b;
+    // Lookup tables, 32 one-byte entries (or 8 four-byte exp entries) a word, stored to TBL before use.
+    bytes32 internal constant L2_LUT_TABLE_0 = 0x8183848587888a8b8c8e8f909293949697989a9b9c9e9fa0a2a3a4a6a7a8aaab;
+    bytes32 internal constant L2_LUT_TABLE_1 = 0xadaeafb1b2b3b5b6b7b9babbbdbebfc1c2c3c5c6c7c9cacbcdced0d1d2d4d5d6;
+    bytes32 internal constant L2_LUT_TABLE_2 = 0xd8d9dadcdddee0e1e2e4e5e6e8e9eaecedeef0f1f3f4f5f7f8f9fbfcfdff0001;
+    bytes32 internal constant L2_LUT_TABLE_3 = 0x0304050708090b0c0d0f101213141617181a1b1c1e1f202223242627282a2b2c;
+    bytes32 internal constant L2_LUT_TABLE_4 = 0x2e2f303233353637393a3b3d3e3f414243454647494a4b4d4e4f515253555658;
+    bytes32 internal constant L2_LUT_TABLE_5 = 0x595a5c5d5e60616264656668696a6c6d6e70717274757678797b7c7d7f7f7f7f;
+    bytes32 internal constant L2_LUT_TABLE_6 = 0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f;
+    bytes32 internal constant L2_LUT_TABLE_7 = 0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f;
 
     // predict: SD59x18 inputs, quantized on chain.
     function predict(int256[] calldata x) external pure {
@@ -81,7 +90,7 @@ contract LeakyHardClip {
 
     // The forward pass: reads the int8 input at X, leaves the ABI-encoded result at RESULT.
     function _forward() private pure {
-        // L1_2 = gemm + requantize (X) -> tensor<3xqi8<0.022466401039969688, -17>>
+        // L1 = gemm + requantize (X) -> tensor<3xqi8<0.022466401039969688, -17>>
         // 3 outputs in groups of 3 lanes x 85 bits; acc = init + sum_i word_i * x_i
         // outputs 0..2
         assembly {
@@ -91,13 +100,13 @@ contract LeakyHardClip {
             { let y := sar(37, sub(mul(and(shr(85, acc), 0x1fffffffffffffffffffff), 1165962631), 0x2c804d79344c)) if slt(y, not(0x7f)) { y := not(0x7f) } if sgt(y, 0x7f) { y := 0x7f } mstore(0x520, y) }
             { let y := sar(38, sub(mul(shr(170, acc), 1457453289), 0x38d16f6b1488)) if slt(y, not(0x7f)) { y := not(0x7f) } if sgt(y, 0x7f) { y := 0x7f } mstore(0x540, y) }
         }
-        // L1_LEAKY_RELU = leaky_relu (L1_2) -> tensor<3xqi8<0.022466401039969688, -17>>
+        // L1_LEAKY_RELU = leaky_relu (L1) -> tensor<3xqi8<0.022466401039969688, -17>>
         assembly {
             for { let k := 0 } lt(k, 3) { k := add(k, 1) } {
                 let v := mload(add(0x500, shl(5, k))) if slt(v, not(0x10)) { v := add(not(0x10), sar(16, add(mul(sub(v, not(0x10)), 0x199a), 32768))) if slt(v, not(0x7f)) { v := not(0x7f) } if sgt(v, 0x7f) { v := 0x7f } } mstore(add(0x560, shl(5, k)), v)
             }
         }
-        // L2_2 = gemm + requantize (L1_LEAKY_RELU) -> tensor<2xqi8<0.026299729694192312, -34>>
+        // L2 = gemm + requantize (L1_LEAKY_RELU) -> tensor<2xqi8<0.026299729694192312, -34>>
         // 2 outputs in groups of 2 lanes x 128 bits; acc = init + sum_i word_i * x_i
         // outputs 0..1
         assembly {
@@ -106,16 +115,16 @@ contract LeakyHardClip {
             { let y := sar(38, sub(mul(and(acc, 0xffffffffffffffffffffffffffffffff), 1848920920), 0x3b0c3f9cc890)) if slt(y, not(0x7f)) { y := not(0x7f) } if sgt(y, 0x7f) { y := 0x7f } mstore(0x5c0, y) }
             { let y := sar(38, sub(mul(shr(128, acc), 1848920920), 0x3f4f193e91a0)) if slt(y, not(0x7f)) { y := not(0x7f) } if sgt(y, 0x7f) { y := 0x7f } mstore(0x5e0, y) }
         }
-        // L2_LUT = lut (L2_2) -> tensor<2xqi8<0.00390625, -128>>
+        // L2_LUT = lut (L2) -> tensor<2xqi8<0.00390625, -128>>
         assembly {
-            mstore(0x680, 0x8183848587888a8b8c8e8f909293949697989a9b9c9e9fa0a2a3a4a6a7a8aaab)
-            mstore(0x6a0, 0xadaeafb1b2b3b5b6b7b9babbbdbebfc1c2c3c5c6c7c9cacbcdced0d1d2d4d5d6)
-            mstore(0x6c0, 0xd8d9dadcdddee0e1e2e4e5e6e8e9eaecedeef0f1f3f4f5f7f8f9fbfcfdff0001)
-            mstore(0x6e0, 0x0304050708090b0c0d0f101213141617181a1b1c1e1f202223242627282a2b2c)
-            mstore(0x700, 0x2e2f303233353637393a3b3d3e3f414243454647494a4b4d4e4f515253555658)
-            mstore(0x720, 0x595a5c5d5e60616264656668696a6c6d6e70717274757678797b7c7d7f7f7f7f)
-            mstore(0x740, 0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f)
-            mstore(0x760, 0x7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f)
+            mstore(0x680, L2_LUT_TABLE_0)
+            mstore(0x6a0, L2_LUT_TABLE_1)
+            mstore(0x6c0, L2_LUT_TABLE_2)
+            mstore(0x6e0, L2_LUT_TABLE_3)
+            mstore(0x700, L2_LUT_TABLE_4)
+            mstore(0x720, L2_LUT_TABLE_5)
+            mstore(0x740, L2_LUT_TABLE_6)
+            mstore(0x760, L2_LUT_TABLE_7)
         }
         assembly {
             for { let k := 0 } lt(k, 2) { k := add(k, 1) } {

@@ -14,7 +14,7 @@ contract LinearLabels {
     // Memory map: one word per value.
     uint256 internal constant RESULT = 0x80; // ABI-encoded int256[] result: 0x20, length, outputs
     uint256 internal constant X = 0x120; // int8 input, one word per value (holding q + 128)
-    uint256 internal constant L1_2 = 0x520; // layer 1: gemm, 2 values
+    uint256 internal constant L1 = 0x520; // layer 1: gemm, 2 values
     uint256 internal constant ARGMAX = 0x560; // argmax of layer 1
     uint256 internal constant LABEL_MAP = 0x580; // label_map of layer 1
     uint256 internal constant TBL = 0x5a0; // lookup tables
@@ -73,7 +73,7 @@ contract LinearLabels {
 
     // The forward pass: reads the int8 input at X, leaves the ABI-encoded result at RESULT.
     function _forward() private pure {
-        // L1_2 = gemm + requantize (X) -> tensor<2xqi16<8.003911553581002e-05, -651>>
+        // L1 = gemm + requantize (X) -> tensor<2xqi16<8.003911553581002e-05, -651>>
         // 2 outputs in groups of 2 lanes x 128 bits; acc = init + sum_i word_i * x_i
         // outputs 0..1
         assembly {
@@ -82,7 +82,7 @@ contract LinearLabels {
             { let y := sar(30, sub(mul(and(acc, 0xffffffffffffffffffffffffffffffff), 1822922039), 0x2c2206a030a4)) if slt(y, not(0x7fff)) { y := not(0x7fff) } if sgt(y, 0x7fff) { y := 0x7fff } mstore(0x520, y) }
             { let y := sar(30, sub(mul(shr(128, acc), 1822922039), 0x41f911f157c7)) if slt(y, not(0x7fff)) { y := not(0x7fff) } if sgt(y, 0x7fff) { y := 0x7fff } mstore(0x540, y) }
         }
-        // ARGMAX = argmax (L1_2) -> tensor<i64>
+        // ARGMAX = argmax (L1) -> tensor<i64>
         assembly {
             let best := mload(0x520) let idx := 0
             for { let k := 1 } lt(k, 2) { k := add(k, 1) } {

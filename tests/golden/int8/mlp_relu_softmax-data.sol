@@ -14,8 +14,8 @@ contract MlpReluSoftmax {
     // Memory map: one word per value.
     uint256 internal constant RESULT = 0x80; // ABI-encoded int256[] result: 0x20, length, outputs
     uint256 internal constant X = 0x100; // int8 input, one word per value (holding q + 128)
-    uint256 internal constant L1_2 = 0x500; // layer 1: gemm, 3 values
-    uint256 internal constant L2_2 = 0x560; // layer 2: gemm, 2 values
+    uint256 internal constant L1 = 0x500; // layer 1: gemm, 3 values
+    uint256 internal constant L2 = 0x560; // layer 2: gemm, 2 values
     uint256 internal constant L2_QSOFTMAX = 0x5a0; // layer 2: qsoftmax, 2 values
     uint256 internal constant TBL = 0x5e0; // lookup tables
     uint256 internal constant WIN = 0xe00; // one group of SWAR weight words
@@ -88,7 +88,7 @@ contract MlpReluSoftmax {
     // The forward pass: reads the int8 input at X, leaves the ABI-encoded result at RESULT.
     function _forward() private view {
         uint256 acc; // the SWAR accumulator of the current group
-        // L1_2 = gemm + requantize (X) -> tensor<3xqi8<0.014158424980500165, -128>>
+        // L1 = gemm + requantize (X) -> tensor<3xqi8<0.014158424980500165, -128>>
         // 3 outputs in groups of 3 lanes x 85 bits; acc = init + sum_i word_i * x_i
         // outputs 0..2
         _copy(D0, 0x1, 0xe00, 0x80);
@@ -98,7 +98,7 @@ contract MlpReluSoftmax {
             { let y := sar(37, sub(mul(and(shr(85, acc), 0x1fffffffffffffffffffff), 1850134044), 0x4be21b40367c)) if slt(y, not(0x7f)) { y := not(0x7f) } if sgt(y, 0x7f) { y := 0x7f } mstore(0x520, y) }
             { let y := sar(37, sub(mul(shr(170, acc), 1618867288), 0x4626a4497538)) if slt(y, not(0x7f)) { y := not(0x7f) } if sgt(y, 0x7f) { y := 0x7f } mstore(0x540, y) }
         }
-        // L2_2 = gemm + requantize (L1_2) -> tensor<2xqi16<7.526395860196815e-05, -10740>>
+        // L2 = gemm + requantize (L1) -> tensor<2xqi16<7.526395860196815e-05, -10740>>
         // 2 outputs in groups of 2 lanes x 128 bits; acc = init + sum_i word_i * x_i
         // outputs 0..1
         _copy(D0, 0x81, 0xe00, 0x60);
@@ -107,7 +107,8 @@ contract MlpReluSoftmax {
             { let y := sar(30, sub(mul(and(acc, 0xffffffffffffffffffffffffffffffff), 1988080883), 0x2200b59b5c97)) if slt(y, not(0x7fff)) { y := not(0x7fff) } if sgt(y, 0x7fff) { y := 0x7fff } mstore(0x560, y) }
             { let y := sar(30, sub(mul(shr(128, acc), 1590464706), 0x3570d3fec67c)) if slt(y, not(0x7fff)) { y := not(0x7fff) } mstore(0x580, y) }
         }
-        // L2_QSOFTMAX = qsoftmax (L2_2) -> tensor<2xqu32<1.52587890625e-05, 0>>
+        // L2_QSOFTMAX = qsoftmax (L2) -> tensor<2xqu32<1.52587890625e-05, 0>>
+        // table L2_QSOFTMAX_EXP: 2048 bytes from the data contracts
         _copy(D0, 0xe1, 0x5e0, 0x800);
         // d = max - q; e = exp_hi[d >> 8] * exp_lo[d & 255] >> 16 (0 once exp_hi is); y = (e << 16) / sum e
         assembly {

@@ -14,8 +14,8 @@ contract MlpReluSoftmax {
     // Memory map: one word per value.
     uint256 internal constant RESULT = 0x80; // ABI-encoded int256[] result: 0x20, length, outputs
     uint256 internal constant X = 0x100; // int8 input, one word per value (holding q + 128)
-    uint256 internal constant L1_2 = 0x500; // layer 1: gemm, 3 values
-    uint256 internal constant L2_2 = 0x560; // layer 2: gemm, 2 values
+    uint256 internal constant L1 = 0x500; // layer 1: gemm, 3 values
+    uint256 internal constant L2 = 0x560; // layer 2: gemm, 2 values
     uint256 internal constant L2_QSOFTMAX = 0x5a0; // layer 2: qsoftmax, 2 values
     uint256 internal constant TBL = 0x5e0; // lookup tables
     uint256 internal constant WIN = 0xe00; // one group of SWAR weight words
@@ -25,6 +25,71 @@ contract MlpReluSoftmax {
     uint256 public constant outputScale = 15258789062500;
     int256 public constant outputZeroPoint = 0;
     bytes32 public constant modelHash = 0xf42c231dc208209d70eed098e4d43766a4c03943f16eedb4b2cae54e8c1b474d;
+    // Lookup tables, 32 one-byte entries (or 8 four-byte exp entries) a word, stored to TBL before use.
+    bytes32 internal constant L2_QSOFTMAX_EXP_0 = 0x000100000000fffb0000fff60000fff10000ffec0000ffe70000ffe20000ffdd;
+    bytes32 internal constant L2_QSOFTMAX_EXP_1 = 0x0000ffd90000ffd40000ffcf0000ffca0000ffc50000ffc00000ffbb0000ffb6;
+    bytes32 internal constant L2_QSOFTMAX_EXP_2 = 0x0000ffb10000ffac0000ffa70000ffa20000ff9d0000ff980000ff940000ff8f;
+    bytes32 internal constant L2_QSOFTMAX_EXP_3 = 0x0000ff8a0000ff850000ff800000ff7b0000ff760000ff710000ff6c0000ff67;
+    bytes32 internal constant L2_QSOFTMAX_EXP_4 = 0x0000ff620000ff5d0000ff590000ff540000ff4f0000ff4a0000ff450000ff40;
+    bytes32 internal constant L2_QSOFTMAX_EXP_5 = 0x0000ff3b0000ff360000ff310000ff2c0000ff270000ff220000ff1d0000ff19;
+    bytes32 internal constant L2_QSOFTMAX_EXP_6 = 0x0000ff140000ff0f0000ff0a0000ff050000ff000000fefb0000fef60000fef1;
+    bytes32 internal constant L2_QSOFTMAX_EXP_7 = 0x0000feec0000fee70000fee30000fede0000fed90000fed40000fecf0000feca;
+    bytes32 internal constant L2_QSOFTMAX_EXP_8 = 0x0000fec50000fec00000febb0000feb60000feb10000fead0000fea80000fea3;
+    bytes32 internal constant L2_QSOFTMAX_EXP_9 = 0x0000fe9e0000fe990000fe940000fe8f0000fe8a0000fe850000fe800000fe7b;
+    bytes32 internal constant L2_QSOFTMAX_EXP_10 = 0x0000fe770000fe720000fe6d0000fe680000fe630000fe5e0000fe590000fe54;
+    bytes32 internal constant L2_QSOFTMAX_EXP_11 = 0x0000fe4f0000fe4a0000fe460000fe410000fe3c0000fe370000fe320000fe2d;
+    bytes32 internal constant L2_QSOFTMAX_EXP_12 = 0x0000fe280000fe230000fe1e0000fe190000fe150000fe100000fe0b0000fe06;
+    bytes32 internal constant L2_QSOFTMAX_EXP_13 = 0x0000fe010000fdfc0000fdf70000fdf20000fded0000fde90000fde40000fddf;
+    bytes32 internal constant L2_QSOFTMAX_EXP_14 = 0x0000fdda0000fdd50000fdd00000fdcb0000fdc60000fdc10000fdbd0000fdb8;
+    bytes32 internal constant L2_QSOFTMAX_EXP_15 = 0x0000fdb30000fdae0000fda90000fda40000fd9f0000fd9a0000fd950000fd91;
+    bytes32 internal constant L2_QSOFTMAX_EXP_16 = 0x0000fd8c0000fd870000fd820000fd7d0000fd780000fd730000fd6e0000fd69;
+    bytes32 internal constant L2_QSOFTMAX_EXP_17 = 0x0000fd650000fd600000fd5b0000fd560000fd510000fd4c0000fd470000fd42;
+    bytes32 internal constant L2_QSOFTMAX_EXP_18 = 0x0000fd3e0000fd390000fd340000fd2f0000fd2a0000fd250000fd200000fd1b;
+    bytes32 internal constant L2_QSOFTMAX_EXP_19 = 0x0000fd170000fd120000fd0d0000fd080000fd030000fcfe0000fcf90000fcf4;
+    bytes32 internal constant L2_QSOFTMAX_EXP_20 = 0x0000fcf00000fceb0000fce60000fce10000fcdc0000fcd70000fcd20000fccd;
+    bytes32 internal constant L2_QSOFTMAX_EXP_21 = 0x0000fcc90000fcc40000fcbf0000fcba0000fcb50000fcb00000fcab0000fca6;
+    bytes32 internal constant L2_QSOFTMAX_EXP_22 = 0x0000fca20000fc9d0000fc980000fc930000fc8e0000fc890000fc840000fc80;
+    bytes32 internal constant L2_QSOFTMAX_EXP_23 = 0x0000fc7b0000fc760000fc710000fc6c0000fc670000fc620000fc5d0000fc59;
+    bytes32 internal constant L2_QSOFTMAX_EXP_24 = 0x0000fc540000fc4f0000fc4a0000fc450000fc400000fc3b0000fc370000fc32;
+    bytes32 internal constant L2_QSOFTMAX_EXP_25 = 0x0000fc2d0000fc280000fc230000fc1e0000fc190000fc150000fc100000fc0b;
+    bytes32 internal constant L2_QSOFTMAX_EXP_26 = 0x0000fc060000fc010000fbfc0000fbf70000fbf30000fbee0000fbe90000fbe4;
+    bytes32 internal constant L2_QSOFTMAX_EXP_27 = 0x0000fbdf0000fbda0000fbd50000fbd10000fbcc0000fbc70000fbc20000fbbd;
+    bytes32 internal constant L2_QSOFTMAX_EXP_28 = 0x0000fbb80000fbb40000fbaf0000fbaa0000fba50000fba00000fb9b0000fb96;
+    bytes32 internal constant L2_QSOFTMAX_EXP_29 = 0x0000fb920000fb8d0000fb880000fb830000fb7e0000fb790000fb750000fb70;
+    bytes32 internal constant L2_QSOFTMAX_EXP_30 = 0x0000fb6b0000fb660000fb610000fb5c0000fb570000fb530000fb4e0000fb49;
+    bytes32 internal constant L2_QSOFTMAX_EXP_31 = 0x0000fb440000fb3f0000fb3a0000fb360000fb310000fb2c0000fb270000fb22;
+    bytes32 internal constant L2_QSOFTMAX_EXP_32 = 0x000100000000fb1d0000f6530000f19f0000ed030000e87d0000e40d0000dfb3;
+    bytes32 internal constant L2_QSOFTMAX_EXP_33 = 0x0000db6e0000d73e0000d3230000cf1b0000cb280000c7470000c37a0000bfbf;
+    bytes32 internal constant L2_QSOFTMAX_EXP_34 = 0x0000bc160000b87f0000b4fa0000b1860000ae220000aad00000a78d0000a45b;
+    bytes32 internal constant L2_QSOFTMAX_EXP_35 = 0x0000a13800009e2400009b200000982a000095420000926900008f9e00008ce0;
+    bytes32 internal constant L2_QSOFTMAX_EXP_36 = 0x00008a300000878d000084f70000826d00007ff000007d7f00007b1a000078c1;
+    bytes32 internal constant L2_QSOFTMAX_EXP_37 = 0x0000767300007430000071f800006fcc00006daa00006b920000698400006781;
+    bytes32 internal constant L2_QSOFTMAX_EXP_38 = 0x0000658700006397000061b100005fd300005dff00005c3400005a72000058b8;
+    bytes32 internal constant L2_QSOFTMAX_EXP_39 = 0x000057060000555d000053bc000052230000509200004f0800004d8600004c0b;
+    bytes32 internal constant L2_QSOFTMAX_EXP_40 = 0x00004a980000492c000047c6000046670000450f000043be000042730000412f;
+    bytes32 internal constant L2_QSOFTMAX_EXP_41 = 0x00003ff000003eb800003d8500003c5900003b3200003a11000038f5000037df;
+    bytes32 internal constant L2_QSOFTMAX_EXP_42 = 0x000036ce000035c2000034bc000033ba000032bd000031c5000030d200002fe4;
+    bytes32 internal constant L2_QSOFTMAX_EXP_43 = 0x00002efa00002e1400002d3300002c5600002b7e00002aa9000029d90000290c;
+    bytes32 internal constant L2_QSOFTMAX_EXP_44 = 0x000028440000277f000026be000026010000254700002491000023df0000232f;
+    bytes32 internal constant L2_QSOFTMAX_EXP_45 = 0x00002283000021db000021350000209300001ff400001f5800001ebf00001e29;
+    bytes32 internal constant L2_QSOFTMAX_EXP_46 = 0x00001d9500001d0500001c7700001bec00001b6400001ade00001a5b000019da;
+    bytes32 internal constant L2_QSOFTMAX_EXP_47 = 0x0000195b000018e000001866000017ef0000177a000017070000169700001628;
+    bytes32 internal constant L2_QSOFTMAX_EXP_48 = 0x000015bc00001552000014ea000014840000141f000013bd0000135d000012fe;
+    bytes32 internal constant L2_QSOFTMAX_EXP_49 = 0x000012a100001246000011ed0000119500001140000010eb0000109900001048;
+    bytes32 internal constant L2_QSOFTMAX_EXP_50 = 0x00000ff800000faa00000f5e00000f1200000ec900000e8100000e3a00000df4;
+    bytes32 internal constant L2_QSOFTMAX_EXP_51 = 0x00000db000000d6d00000d2c00000ceb00000cac00000c6e00000c3200000bf6;
+    bytes32 internal constant L2_QSOFTMAX_EXP_52 = 0x00000bbc00000b8200000b4a00000b1300000add00000aa800000a7400000a41;
+    bytes32 internal constant L2_QSOFTMAX_EXP_53 = 0x00000a0e000009dd000009ad0000097e0000095000000922000008f5000008ca;
+    bytes32 internal constant L2_QSOFTMAX_EXP_54 = 0x0000089f000008750000084b00000823000007fb000007d4000007ae00000788;
+    bytes32 internal constant L2_QSOFTMAX_EXP_55 = 0x000007630000073f0000071c000006f9000006d7000006b60000069500000675;
+    bytes32 internal constant L2_QSOFTMAX_EXP_56 = 0x000006550000063600000618000005fa000005dd000005c0000005a400000589;
+    bytes32 internal constant L2_QSOFTMAX_EXP_57 = 0x0000056e00000553000005390000052000000507000004ee000004d6000004be;
+    bytes32 internal constant L2_QSOFTMAX_EXP_58 = 0x000004a7000004900000047a000004640000044f0000043a0000042500000411;
+    bytes32 internal constant L2_QSOFTMAX_EXP_59 = 0x000003fd000003ea000003d6000003c4000003b10000039f0000038e0000037c;
+    bytes32 internal constant L2_QSOFTMAX_EXP_60 = 0x0000036b0000035a0000034a0000033a0000032a0000031b0000030c000002fd;
+    bytes32 internal constant L2_QSOFTMAX_EXP_61 = 0x000002ee000002e0000002d2000002c4000002b7000002a90000029c00000290;
+    bytes32 internal constant L2_QSOFTMAX_EXP_62 = 0x00000283000002770000026b0000025f00000253000002480000023d00000232;
+    bytes32 internal constant L2_QSOFTMAX_EXP_63 = 0x000002270000021d0000021200000208000001fe000001f5000001eb000001e2;
 
     // predict: SD59x18 inputs, quantized on chain.
     function predict(int256[] calldata x) external pure {
@@ -79,7 +144,7 @@ contract MlpReluSoftmax {
 
     // The forward pass: reads the int8 input at X, leaves the ABI-encoded result at RESULT.
     function _forward() private pure {
-        // L1_2 = gemm + requantize (X) -> tensor<3xqi8<0.014158424980500165, -128>>
+        // L1 = gemm + requantize (X) -> tensor<3xqi8<0.014158424980500165, -128>>
         // 3 outputs in groups of 3 lanes x 85 bits; acc = init + sum_i word_i * x_i
         // outputs 0..2
         assembly {
@@ -89,7 +154,7 @@ contract MlpReluSoftmax {
             { let y := sar(37, sub(mul(and(shr(85, acc), 0x1fffffffffffffffffffff), 1850134044), 0x4be21b40367c)) if slt(y, not(0x7f)) { y := not(0x7f) } if sgt(y, 0x7f) { y := 0x7f } mstore(0x520, y) }
             { let y := sar(37, sub(mul(shr(170, acc), 1618867288), 0x4626a4497538)) if slt(y, not(0x7f)) { y := not(0x7f) } if sgt(y, 0x7f) { y := 0x7f } mstore(0x540, y) }
         }
-        // L2_2 = gemm + requantize (L1_2) -> tensor<2xqi16<7.526395860196815e-05, -10740>>
+        // L2 = gemm + requantize (L1) -> tensor<2xqi16<7.526395860196815e-05, -10740>>
         // 2 outputs in groups of 2 lanes x 128 bits; acc = init + sum_i word_i * x_i
         // outputs 0..1
         assembly {
@@ -98,72 +163,72 @@ contract MlpReluSoftmax {
             { let y := sar(30, sub(mul(and(acc, 0xffffffffffffffffffffffffffffffff), 1988080883), 0x2200b59b5c97)) if slt(y, not(0x7fff)) { y := not(0x7fff) } if sgt(y, 0x7fff) { y := 0x7fff } mstore(0x560, y) }
             { let y := sar(30, sub(mul(shr(128, acc), 1590464706), 0x3570d3fec67c)) if slt(y, not(0x7fff)) { y := not(0x7fff) } mstore(0x580, y) }
         }
-        // L2_QSOFTMAX = qsoftmax (L2_2) -> tensor<2xqu32<1.52587890625e-05, 0>>
+        // L2_QSOFTMAX = qsoftmax (L2) -> tensor<2xqu32<1.52587890625e-05, 0>>
         assembly {
-            mstore(0x5e0, 0x000100000000fffb0000fff60000fff10000ffec0000ffe70000ffe20000ffdd)
-            mstore(0x600, 0x0000ffd90000ffd40000ffcf0000ffca0000ffc50000ffc00000ffbb0000ffb6)
-            mstore(0x620, 0x0000ffb10000ffac0000ffa70000ffa20000ff9d0000ff980000ff940000ff8f)
-            mstore(0x640, 0x0000ff8a0000ff850000ff800000ff7b0000ff760000ff710000ff6c0000ff67)
-            mstore(0x660, 0x0000ff620000ff5d0000ff590000ff540000ff4f0000ff4a0000ff450000ff40)
-            mstore(0x680, 0x0000ff3b0000ff360000ff310000ff2c0000ff270000ff220000ff1d0000ff19)
-            mstore(0x6a0, 0x0000ff140000ff0f0000ff0a0000ff050000ff000000fefb0000fef60000fef1)
-            mstore(0x6c0, 0x0000feec0000fee70000fee30000fede0000fed90000fed40000fecf0000feca)
-            mstore(0x6e0, 0x0000fec50000fec00000febb0000feb60000feb10000fead0000fea80000fea3)
-            mstore(0x700, 0x0000fe9e0000fe990000fe940000fe8f0000fe8a0000fe850000fe800000fe7b)
-            mstore(0x720, 0x0000fe770000fe720000fe6d0000fe680000fe630000fe5e0000fe590000fe54)
-            mstore(0x740, 0x0000fe4f0000fe4a0000fe460000fe410000fe3c0000fe370000fe320000fe2d)
-            mstore(0x760, 0x0000fe280000fe230000fe1e0000fe190000fe150000fe100000fe0b0000fe06)
-            mstore(0x780, 0x0000fe010000fdfc0000fdf70000fdf20000fded0000fde90000fde40000fddf)
-            mstore(0x7a0, 0x0000fdda0000fdd50000fdd00000fdcb0000fdc60000fdc10000fdbd0000fdb8)
-            mstore(0x7c0, 0x0000fdb30000fdae0000fda90000fda40000fd9f0000fd9a0000fd950000fd91)
-            mstore(0x7e0, 0x0000fd8c0000fd870000fd820000fd7d0000fd780000fd730000fd6e0000fd69)
-            mstore(0x800, 0x0000fd650000fd600000fd5b0000fd560000fd510000fd4c0000fd470000fd42)
-            mstore(0x820, 0x0000fd3e0000fd390000fd340000fd2f0000fd2a0000fd250000fd200000fd1b)
-            mstore(0x840, 0x0000fd170000fd120000fd0d0000fd080000fd030000fcfe0000fcf90000fcf4)
-            mstore(0x860, 0x0000fcf00000fceb0000fce60000fce10000fcdc0000fcd70000fcd20000fccd)
-            mstore(0x880, 0x0000fcc90000fcc40000fcbf0000fcba0000fcb50000fcb00000fcab0000fca6)
-            mstore(0x8a0, 0x0000fca20000fc9d0000fc980000fc930000fc8e0000fc890000fc840000fc80)
-            mstore(0x8c0, 0x0000fc7b0000fc760000fc710000fc6c0000fc670000fc620000fc5d0000fc59)
-            mstore(0x8e0, 0x0000fc540000fc4f0000fc4a0000fc450000fc400000fc3b0000fc370000fc32)
-            mstore(0x900, 0x0000fc2d0000fc280000fc230000fc1e0000fc190000fc150000fc100000fc0b)
-            mstore(0x920, 0x0000fc060000fc010000fbfc0000fbf70000fbf30000fbee0000fbe90000fbe4)
-            mstore(0x940, 0x0000fbdf0000fbda0000fbd50000fbd10000fbcc0000fbc70000fbc20000fbbd)
-            mstore(0x960, 0x0000fbb80000fbb40000fbaf0000fbaa0000fba50000fba00000fb9b0000fb96)
-            mstore(0x980, 0x0000fb920000fb8d0000fb880000fb830000fb7e0000fb790000fb750000fb70)
-            mstore(0x9a0, 0x0000fb6b0000fb660000fb610000fb5c0000fb570000fb530000fb4e0000fb49)
-            mstore(0x9c0, 0x0000fb440000fb3f0000fb3a0000fb360000fb310000fb2c0000fb270000fb22)
-            mstore(0x9e0, 0x000100000000fb1d0000f6530000f19f0000ed030000e87d0000e40d0000dfb3)
-            mstore(0xa00, 0x0000db6e0000d73e0000d3230000cf1b0000cb280000c7470000c37a0000bfbf)
-            mstore(0xa20, 0x0000bc160000b87f0000b4fa0000b1860000ae220000aad00000a78d0000a45b)
-            mstore(0xa40, 0x0000a13800009e2400009b200000982a000095420000926900008f9e00008ce0)
-            mstore(0xa60, 0x00008a300000878d000084f70000826d00007ff000007d7f00007b1a000078c1)
-            mstore(0xa80, 0x0000767300007430000071f800006fcc00006daa00006b920000698400006781)
-            mstore(0xaa0, 0x0000658700006397000061b100005fd300005dff00005c3400005a72000058b8)
-            mstore(0xac0, 0x000057060000555d000053bc000052230000509200004f0800004d8600004c0b)
-            mstore(0xae0, 0x00004a980000492c000047c6000046670000450f000043be000042730000412f)
-            mstore(0xb00, 0x00003ff000003eb800003d8500003c5900003b3200003a11000038f5000037df)
-            mstore(0xb20, 0x000036ce000035c2000034bc000033ba000032bd000031c5000030d200002fe4)
-            mstore(0xb40, 0x00002efa00002e1400002d3300002c5600002b7e00002aa9000029d90000290c)
-            mstore(0xb60, 0x000028440000277f000026be000026010000254700002491000023df0000232f)
-            mstore(0xb80, 0x00002283000021db000021350000209300001ff400001f5800001ebf00001e29)
-            mstore(0xba0, 0x00001d9500001d0500001c7700001bec00001b6400001ade00001a5b000019da)
-            mstore(0xbc0, 0x0000195b000018e000001866000017ef0000177a000017070000169700001628)
-            mstore(0xbe0, 0x000015bc00001552000014ea000014840000141f000013bd0000135d000012fe)
-            mstore(0xc00, 0x000012a100001246000011ed0000119500001140000010eb0000109900001048)
-            mstore(0xc20, 0x00000ff800000faa00000f5e00000f1200000ec900000e8100000e3a00000df4)
-            mstore(0xc40, 0x00000db000000d6d00000d2c00000ceb00000cac00000c6e00000c3200000bf6)
-            mstore(0xc60, 0x00000bbc00000b8200000b4a00000b1300000add00000aa800000a7400000a41)
-            mstore(0xc80, 0x00000a0e000009dd000009ad0000097e0000095000000922000008f5000008ca)
-            mstore(0xca0, 0x0000089f000008750000084b00000823000007fb000007d4000007ae00000788)
-            mstore(0xcc0, 0x000007630000073f0000071c000006f9000006d7000006b60000069500000675)
-            mstore(0xce0, 0x000006550000063600000618000005fa000005dd000005c0000005a400000589)
-            mstore(0xd00, 0x0000056e00000553000005390000052000000507000004ee000004d6000004be)
-            mstore(0xd20, 0x000004a7000004900000047a000004640000044f0000043a0000042500000411)
-            mstore(0xd40, 0x000003fd000003ea000003d6000003c4000003b10000039f0000038e0000037c)
-            mstore(0xd60, 0x0000036b0000035a0000034a0000033a0000032a0000031b0000030c000002fd)
-            mstore(0xd80, 0x000002ee000002e0000002d2000002c4000002b7000002a90000029c00000290)
-            mstore(0xda0, 0x00000283000002770000026b0000025f00000253000002480000023d00000232)
-            mstore(0xdc0, 0x000002270000021d0000021200000208000001fe000001f5000001eb000001e2)
+            mstore(0x5e0, L2_QSOFTMAX_EXP_0)
+            mstore(0x600, L2_QSOFTMAX_EXP_1)
+            mstore(0x620, L2_QSOFTMAX_EXP_2)
+            mstore(0x640, L2_QSOFTMAX_EXP_3)
+            mstore(0x660, L2_QSOFTMAX_EXP_4)
+            mstore(0x680, L2_QSOFTMAX_EXP_5)
+            mstore(0x6a0, L2_QSOFTMAX_EXP_6)
+            mstore(0x6c0, L2_QSOFTMAX_EXP_7)
+            mstore(0x6e0, L2_QSOFTMAX_EXP_8)
+            mstore(0x700, L2_QSOFTMAX_EXP_9)
+            mstore(0x720, L2_QSOFTMAX_EXP_10)
+            mstore(0x740, L2_QSOFTMAX_EXP_11)
+            mstore(0x760, L2_QSOFTMAX_EXP_12)
+            mstore(0x780, L2_QSOFTMAX_EXP_13)
+            mstore(0x7a0, L2_QSOFTMAX_EXP_14)
+            mstore(0x7c0, L2_QSOFTMAX_EXP_15)
+            mstore(0x7e0, L2_QSOFTMAX_EXP_16)
+            mstore(0x800, L2_QSOFTMAX_EXP_17)
+            mstore(0x820, L2_QSOFTMAX_EXP_18)
+            mstore(0x840, L2_QSOFTMAX_EXP_19)
+            mstore(0x860, L2_QSOFTMAX_EXP_20)
+            mstore(0x880, L2_QSOFTMAX_EXP_21)
+            mstore(0x8a0, L2_QSOFTMAX_EXP_22)
+            mstore(0x8c0, L2_QSOFTMAX_EXP_23)
+            mstore(0x8e0, L2_QSOFTMAX_EXP_24)
+            mstore(0x900, L2_QSOFTMAX_EXP_25)
+            mstore(0x920, L2_QSOFTMAX_EXP_26)
+            mstore(0x940, L2_QSOFTMAX_EXP_27)
+            mstore(0x960, L2_QSOFTMAX_EXP_28)
+            mstore(0x980, L2_QSOFTMAX_EXP_29)
+            mstore(0x9a0, L2_QSOFTMAX_EXP_30)
+            mstore(0x9c0, L2_QSOFTMAX_EXP_31)
+            mstore(0x9e0, L2_QSOFTMAX_EXP_32)
+            mstore(0xa00, L2_QSOFTMAX_EXP_33)
+            mstore(0xa20, L2_QSOFTMAX_EXP_34)
+            mstore(0xa40, L2_QSOFTMAX_EXP_35)
+            mstore(0xa60, L2_QSOFTMAX_EXP_36)
+            mstore(0xa80, L2_QSOFTMAX_EXP_37)
+            mstore(0xaa0, L2_QSOFTMAX_EXP_38)
+            mstore(0xac0, L2_QSOFTMAX_EXP_39)
+            mstore(0xae0, L2_QSOFTMAX_EXP_40)
+            mstore(0xb00, L2_QSOFTMAX_EXP_41)
+            mstore(0xb20, L2_QSOFTMAX_EXP_42)
+            mstore(0xb40, L2_QSOFTMAX_EXP_43)
+            mstore(0xb60, L2_QSOFTMAX_EXP_44)
+            mstore(0xb80, L2_QSOFTMAX_EXP_45)
+            mstore(0xba0, L2_QSOFTMAX_EXP_46)
+            mstore(0xbc0, L2_QSOFTMAX_EXP_47)
+            mstore(0xbe0, L2_QSOFTMAX_EXP_48)
+            mstore(0xc00, L2_QSOFTMAX_EXP_49)
+            mstore(0xc20, L2_QSOFTMAX_EXP_50)
+            mstore(0xc40, L2_QSOFTMAX_EXP_51)
+            mstore(0xc60, L2_QSOFTMAX_EXP_52)
+            mstore(0xc80, L2_QSOFTMAX_EXP_53)
+            mstore(0xca0, L2_QSOFTMAX_EXP_54)
+            mstore(0xcc0, L2_QSOFTMAX_EXP_55)
+            mstore(0xce0, L2_QSOFTMAX_EXP_56)
+            mstore(0xd00, L2_QSOFTMAX_EXP_57)
+            mstore(0xd20, L2_QSOFTMAX_EXP_58)
+            mstore(0xd40, L2_QSOFTMAX_EXP_59)
+            mstore(0xd60, L2_QSOFTMAX_EXP_60)
+            mstore(0xd80, L2_QSOFTMAX_EXP_61)
+            mstore(0xda0, L2_QSOFTMAX_EXP_62)
+            mstore(0xdc0, L2_QSOFTMAX_EXP_63)
         }
         // d = max - q; e = exp_hi[d >> 8] * exp_lo[d & 255] >> 16 (0 once exp_hi is); y = (e << 16) / sum e
         assembly {

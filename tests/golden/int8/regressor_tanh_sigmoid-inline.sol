@@ -14,9 +14,9 @@ contract RegressorTanhSigmoid {
     // Memory map: one word per value.
     uint256 internal constant RESULT = 0x80; // ABI-encoded int256[] result: 0x20, length, outputs
     uint256 internal constant X = 0xe0; // int8 input, one word per value (holding q + 128)
-    uint256 internal constant L1_2 = 0x4e0; // layer 1: gemm, 2 values
+    uint256 internal constant L1 = 0x4e0; // layer 1: gemm, 2 values
     uint256 internal constant L1_LUT = 0x520; // layer 1: lut, 2 values
-    uint256 internal constant L2_2 = 0x560; // layer 2: gemm, 1 values
+    uint256 internal constant L2 = 0x560; // layer 2: gemm, 1 values
     uint256 internal constant L2_LUT = 0x580; // layer 2: lut, 1 values
     uint256 internal constant TBL = 0x5a0; // lookup tables
     uint256 internal constant WIN = 0x6c0; // one group of SWAR weight words
@@ -26,6 +26,23 @@ contract RegressorTanhSigmoid {
     uint256 public constant outputScale = 3906250000000000;
     int256 public constant outputZeroPoint = -128;
     bytes32 public constant modelHash = 0x8573398a2995cdd3662bfe92fc2ec9e8122bd49cd952397ea61f778ce43e16ed;
+    // Lookup tables, 32 one-byte entries (or 8 four-byte exp entries) a word, stored to TBL before use.
+    bytes32 internal constant L1_LUT_TABLE_0 = 0x8282828282828283838383838383838384848484848485858585858586868686;
+    bytes32 internal constant L1_LUT_TABLE_1 = 0x878787878888888989898a8a8a8b8b8c8c8c8d8d8e8e8f8f9091919292939495;
+    bytes32 internal constant L1_LUT_TABLE_2 = 0x9596979899999a9b9c9d9e9fa0a1a3a4a5a6a7a9aaacadaeb0b1b3b5b6b8babb;
+    bytes32 internal constant L1_LUT_TABLE_3 = 0xbdbfc1c3c5c7c9cbcdcfd1d3d5d7dadcdee0e3e5e8eaeceff1f4f6f9fbfe0002;
+    bytes32 internal constant L1_LUT_TABLE_4 = 0x05070a0c0f111416181b1d20222426292b2d2f31333537393b3d3f4143454648;
+    bytes32 internal constant L1_LUT_TABLE_5 = 0x4a4b4d4f505253545657595a5b5c5d5f60616263646566676768696a6b6b6c6d;
+    bytes32 internal constant L1_LUT_TABLE_6 = 0x6e6e6f6f707171727273737474747575767676777777787878797979797a7a7a;
+    bytes32 internal constant L1_LUT_TABLE_7 = 0x7a7b7b7b7b7b7b7c7c7c7c7c7c7d7d7d7d7d7d7d7d7d7e7e7e7e7e7e7e7e7e7e;
+    bytes32 internal constant L2_LUT_TABLE_0 = 0xa2a2a3a3a4a4a5a5a6a6a7a7a8a8a9aaaaababacacadaeaeafb0b0b1b1b2b3b3;
+    bytes32 internal constant L2_LUT_TABLE_1 = 0xb4b5b6b6b7b8b8b9babbbbbcbdbebebfc0c1c2c2c3c4c5c6c6c7c8c9cacbcccc;
+    bytes32 internal constant L2_LUT_TABLE_2 = 0xcdcecfd0d1d2d3d4d5d6d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaeb;
+    bytes32 internal constant L2_LUT_TABLE_3 = 0xecedeeeff0f1f2f3f4f6f7f8f9fafbfcfdfeff000102030405060708090a0c0d;
+    bytes32 internal constant L2_LUT_TABLE_4 = 0x0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2a2b2c;
+    bytes32 internal constant L2_LUT_TABLE_5 = 0x2d2e2f30313233343435363738393a3a3b3c3d3e3e3f40414242434445454647;
+    bytes32 internal constant L2_LUT_TABLE_6 = 0x4848494a4a4b4c4d4d4e4f4f50505152525354545555565657585859595a5a5b;
+    bytes32 internal constant L2_LUT_TABLE_7 = 0x5b5c5c5d5d5e5e5f5f6060616162626263636464656565666666676768686869;
 
     // predict: SD59x18 inputs, quantized on chain.
     function predict(int256[] calldata x) external pure {
@@ -74,7 +91,7 @@ contract RegressorTanhSigmoid {
 
     // The forward pass: reads the int8 input at X, leaves the ABI-encoded result at RESULT.
     function _forward() private pure {
-        // L1_2 = gemm + requantize (X) -> tensor<2xqi8<0.01934089698043524, -2>>
+        // L1 = gemm + requantize (X) -> tensor<2xqi8<0.01934089698043524, -2>>
         // 2 outputs in groups of 2 lanes x 128 bits; acc = init + sum_i word_i * x_i
         // outputs 0..1
         assembly {
@@ -83,23 +100,23 @@ contract RegressorTanhSigmoid {
             { let y := sar(38, sub(mul(and(acc, 0xffffffffffffffffffffffffffffffff), 1544983042), 0x30bf57180ef2)) if slt(y, not(0x7f)) { y := not(0x7f) } if sgt(y, 0x7f) { y := 0x7f } mstore(0x4e0, y) }
             { let y := sar(38, sub(mul(shr(128, acc), 1738105922), 0x2f0366c9523e)) if slt(y, not(0x7f)) { y := not(0x7f) } if sgt(y, 0x7f) { y := 0x7f } mstore(0x500, y) }
         }
-        // L1_LUT = lut (L1_2) -> tensor<2xqi8<0.0078125, 0>>
+        // L1_LUT = lut (L1) -> tensor<2xqi8<0.0078125, 0>>
         assembly {
-            mstore(0x5a0, 0x8282828282828283838383838383838384848484848485858585858586868686)
-            mstore(0x5c0, 0x878787878888888989898a8a8a8b8b8c8c8c8d8d8e8e8f8f9091919292939495)
-            mstore(0x5e0, 0x9596979899999a9b9c9d9e9fa0a1a3a4a5a6a7a9aaacadaeb0b1b3b5b6b8babb)
-            mstore(0x600, 0xbdbfc1c3c5c7c9cbcdcfd1d3d5d7dadcdee0e3e5e8eaeceff1f4f6f9fbfe0002)
-            mstore(0x620, 0x05070a0c0f111416181b1d20222426292b2d2f31333537393b3d3f4143454648)
-            mstore(0x640, 0x4a4b4d4f505253545657595a5b5c5d5f60616263646566676768696a6b6b6c6d)
-            mstore(0x660, 0x6e6e6f6f707171727273737474747575767676777777787878797979797a7a7a)
-            mstore(0x680, 0x7a7b7b7b7b7b7b7c7c7c7c7c7c7d7d7d7d7d7d7d7d7d7e7e7e7e7e7e7e7e7e7e)
+            mstore(0x5a0, L1_LUT_TABLE_0)
+            mstore(0x5c0, L1_LUT_TABLE_1)
+            mstore(0x5e0, L1_LUT_TABLE_2)
+            mstore(0x600, L1_LUT_TABLE_3)
+            mstore(0x620, L1_LUT_TABLE_4)
+            mstore(0x640, L1_LUT_TABLE_5)
+            mstore(0x660, L1_LUT_TABLE_6)
+            mstore(0x680, L1_LUT_TABLE_7)
         }
         assembly {
             for { let k := 0 } lt(k, 2) { k := add(k, 1) } {
                 let v := mload(add(0x4e0, shl(5, k))) v := signextend(0, shr(248, mload(add(TBL, add(v, 128))))) mstore(add(0x520, shl(5, k)), v)
             }
         }
-        // L2_2 = gemm + requantize (L1_LUT) -> tensor<1xqi8<0.0164228677579679, -13>>
+        // L2 = gemm + requantize (L1_LUT) -> tensor<1xqi8<0.0164228677579679, -13>>
         // 1 outputs in groups of 1 lanes x 256 bits; acc = init + sum_i word_i * x_i
         // outputs 0..0
         assembly {
@@ -107,16 +124,16 @@ contract RegressorTanhSigmoid {
             acc := add(acc, add(mul(0x7f, mload(0x520)), mul(0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffc0, mload(0x540))))
             { let y := sar(38, sub(mul(acc, 1544430636), 0x225507412e8c)) if slt(y, not(0x7f)) { y := not(0x7f) } if sgt(y, 0x7f) { y := 0x7f } mstore(0x560, y) }
         }
-        // L2_LUT = lut (L2_2) -> tensor<1xqi8<0.00390625, -128>>
+        // L2_LUT = lut (L2) -> tensor<1xqi8<0.00390625, -128>>
         assembly {
-            mstore(0x5a0, 0xa2a2a3a3a4a4a5a5a6a6a7a7a8a8a9aaaaababacacadaeaeafb0b0b1b1b2b3b3)
-            mstore(0x5c0, 0xb4b5b6b6b7b8b8b9babbbbbcbdbebebfc0c1c2c2c3c4c5c6c6c7c8c9cacbcccc)
-            mstore(0x5e0, 0xcdcecfd0d1d2d3d4d5d6d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7e8e9eaeb)
-            mstore(0x600, 0xecedeeeff0f1f2f3f4f6f7f8f9fafbfcfdfeff000102030405060708090a0c0d)
-            mstore(0x620, 0x0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2a2b2c)
-            mstore(0x640, 0x2d2e2f30313233343435363738393a3a3b3c3d3e3e3f40414242434445454647)
-            mstore(0x660, 0x4848494a4a4b4c4d4d4e4f4f50505152525354545555565657585859595a5a5b)
-            mstore(0x680, 0x5b5c5c5d5d5e5e5f5f6060616162626263636464656565666666676768686869)
+            mstore(0x5a0, L2_LUT_TABLE_0)
+            mstore(0x5c0, L2_LUT_TABLE_1)
+            mstore(0x5e0, L2_LUT_TABLE_2)
+            mstore(0x600, L2_LUT_TABLE_3)
+            mstore(0x620, L2_LUT_TABLE_4)
+            mstore(0x640, L2_LUT_TABLE_5)
+            mstore(0x660, L2_LUT_TABLE_6)
+            mstore(0x680, L2_LUT_TABLE_7)
         }
         assembly {
             for { let k := 0 } lt(k, 1) { k := add(k, 1) } {

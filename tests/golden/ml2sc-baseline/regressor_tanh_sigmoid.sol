@@ -8,122 +8,26 @@
 pragma solidity 0.8.30;
 
 import { SD59x18, sd } from "@prb/math/src/SD59x18.sol";
+import { ML2SCBaseline } from "ml2sc/ML2SCBaseline.sol";
 
-contract RegressorTanhSigmoid {
-    /// A function only the deployer may call was called by someone else.
-    error NotOwner(address caller);
-    /// The parameters are frozen: finalize() was called.
-    error AlreadyFinalized();
-    /// Inference before finalize(): the parameters are not all uploaded yet.
-    error NotFinalized();
-    /// There is no gemm layer with this index.
-    error UnknownLayer(uint256 layer);
-    /// An upload would write more values than the layer holds.
-    error UploadOverflow(uint256 layer, uint256 capacity);
-    /// finalize() found a layer whose weights or biases are incomplete.
-    error UploadIncomplete(uint256 layer);
-    /// The input row had the wrong number of values (IML2SCModel's error).
-    error InputLength(uint256 expected, uint256 got);
-    /// classifyStored was asked for rows that are not stored.
-    error RowRange(uint256 start, uint256 count, uint256 stored);
-
-    uint256 internal constant N_IN = 3;
-    uint256 internal constant N_OUT = 1;
-    uint256 internal constant N_LAYERS = 2;
-    uint256 public constant inputScale = 1e18;
-    uint256 public constant outputScale = 1e18;
+// Errors, owner, uploads, entry points and activations: ML2SCBaseline (runtime_sol/ML2SCBaseline.sol).
+contract RegressorTanhSigmoid is ML2SCBaseline {
     bytes32 public constant modelHash = 0x82a9dc0e3f20bdf572b3351cfd21947b3e302d3fc4cfd195ba2d29ecaf49468e;
 
-    address private immutable owner = msg.sender;
-    bool public finalized;
-
-    // Parameters as ML2SC stores them: per gemm layer one int256[] of weights per neuron.
+    // Weights as ML2SC stores them: per gemm layer one int256[] per neuron (biases: in the base).
     int256[][] public weights_layer0; // 2 x 3
     int256[][] public weights_layer1; // 1 x 2
-    int256[][] public biases; // biases[k]: the biases of layer k
-    int256[][] public testData; // stored rows of N_IN SD59x18 inputs (uploadTestData)
 
-    modifier onlyOwner() {
-        if (msg.sender != owner) revert NotOwner(msg.sender);
-        _;
+    function _nIn() internal pure override returns (uint256) {
+        return 3;
     }
 
-    // Appends values to layer's weights neuron by neuron (row-major, out x in); an upload
-    // may end inside a row, the next one continues it.
-    function uploadWeights(uint256 layer, int256[] calldata values) external onlyOwner {
-        if (finalized) revert AlreadyFinalized();
-        (int256[][] storage rows, uint256 nOut, uint256 nIn) = _layer(layer);
-        _appendRows(rows, values, nIn, nOut, layer);
-    }
-
-    // Appends values to the biases of layer.
-    function uploadBiases(uint256 layer, int256[] calldata values) external onlyOwner {
-        if (finalized) revert AlreadyFinalized();
-        (, uint256 nOut, ) = _layer(layer);
-        while (biases.length <= layer) {
-            biases.push();
-        }
-        int256[] storage row = biases[layer];
-        if (row.length + values.length > nOut) revert UploadOverflow(layer, nOut);
-        for (uint256 i = 0; i < values.length; i++) {
-            row.push(values[i]);
-        }
-    }
-
-    // Freezes the parameters once every layer is complete; inference needs it.
-    function finalize() external onlyOwner {
-        if (finalized) revert AlreadyFinalized();
-        for (uint256 k = 0; k < N_LAYERS; k++) {
-            (int256[][] storage rows, uint256 nOut, uint256 nIn) = _layer(k);
-            bool complete = rows.length == nOut && rows[nOut - 1].length == nIn;
-            if (!complete || biases.length <= k || biases[k].length != nOut) {
-                revert UploadIncomplete(k);
-            }
-        }
-        finalized = true;
-    }
-
-    // Appends test rows (N_IN SD59x18 values each, back to back) to testData, as ML2SC's
-    // set_TrainingData does; an upload may end inside a row.
-    function uploadTestData(int256[] calldata values) external onlyOwner {
-        _appendRows(testData, values, N_IN, type(uint256).max, 0);
-    }
-
-    // How many complete test rows are stored (ML2SC's view_dataset_size).
-    function storedRows() external view returns (uint256 n) {
-        n = testData.length;
-        if (n > 0 && testData[n - 1].length != N_IN) n--;
-    }
-
-    // IML2SCModel.predict: one row of N_IN SD59x18 inputs -> N_OUT SD59x18 outputs.
-    function predict(int256[] calldata x) external view returns (int256[] memory y) {
-        _checkRow(x);
-        y = _forward(x);
-    }
-
-    // IML2SCModel.classify: the label of one row (see _label).
-    function classify(int256[] calldata x) external view returns (int256 label) {
-        _checkRow(x);
-        label = _label(_forward(x));
-    }
-
-    // ML2SC's classify(): the labels of stored rows start .. start + count - 1, in one call;
-    // each row is copied from storage to memory first, as ML2SC does.
-    function classifyStored(uint256 start, uint256 count) external view returns (int256[] memory labels) {
-        if (!finalized) revert NotFinalized();
-        uint256 stored = testData.length;
-        if (count == 0 || start > stored || count > stored - start || testData[start + count - 1].length != N_IN) {
-            revert RowRange(start, count, stored);
-        }
-        labels = new int256[](count);
-        for (uint256 j = 0; j < count; j++) {
-            int256[] memory data = testData[start + j];
-            labels[j] = _label(_forward(data));
-        }
+    function _nLayers() internal pure override returns (uint256) {
+        return 2;
     }
 
     // The forward pass of one row of SD59x18 inputs; returns the flat outputs.
-    function _forward(int256[] memory x) private view returns (int256[] memory y) {
+    function _forward(int256[] memory x) internal view override returns (int256[] memory y) {
         // v0: layer 1 (weights_layer0), gemm 3 -> 2, tanh in the neuron loop (as ML2SC)
         SD59x18[] memory v0 = new SD59x18[](weights_layer0.length);
         for (uint256 n = 0; n < weights_layer0.length; n++) {
@@ -143,19 +47,19 @@ contract RegressorTanhSigmoid {
             v1[n] = sigmoid(v1[n]);
         }
         // the outputs, flat, as int256
-        y = new int256[](N_OUT);
+        y = new int256[](1);
         for (uint256 k = 0; k < 1; k++) {
             y[k] = v1[k].unwrap();
         }
     }
 
     // The label: class 1 when the score is at least 0.5, else 0 (as ML2SC).
-    function _label(int256[] memory y) private pure returns (int256 label) {
+    function _label(int256[] memory y) internal pure override returns (int256 label) {
         label = sd(y[0]).gte(sd(0.5e18)) ? int256(1) : int256(0);
     }
 
     // Layer index -> its weight arrays and shape (out x in).
-    function _layer(uint256 layer) private view returns (int256[][] storage rows, uint256 nOut, uint256 nIn) {
+    function _layer(uint256 layer) internal view override returns (int256[][] storage rows, uint256 nOut, uint256 nIn) {
         if (layer == 0) {
             return (weights_layer0, 2, 3);
         }
@@ -163,40 +67,5 @@ contract RegressorTanhSigmoid {
             return (weights_layer1, 1, 2);
         }
         revert UnknownLayer(layer);
-    }
-
-    function _checkRow(int256[] calldata x) private view {
-        if (!finalized) revert NotFinalized();
-        if (x.length != N_IN) revert InputLength(N_IN, x.length);
-    }
-
-    // Appends values to rows of rowLength values, opening rows as needed, at most maxRows.
-    function _appendRows(
-        int256[][] storage rows, int256[] calldata values, uint256 rowLength, uint256 maxRows, uint256 layer
-    ) private {
-        for (uint256 i = 0; i < values.length; i++) {
-            uint256 n = rows.length;
-            if (n == 0 || rows[n - 1].length == rowLength) {
-                if (n == maxRows) revert UploadOverflow(layer, maxRows * rowLength);
-                rows.push();
-                n++;
-            }
-            rows[n - 1].push(values[i]);
-        }
-    }
-
-    // ML2SC's sigmoid: 1 / (1 + exp(-x)), every step a PRBMath call
-    function sigmoid(SD59x18 x) private pure returns (SD59x18) {
-        SD59x18 one = sd(1e18);
-        return one.div(one.add((-x).exp()));
-    }
-
-    // tanh(x) = (1 - e) / (1 + e) with e = exp(-2|x|), the sign of x restored
-    function tanh(SD59x18 x) private pure returns (SD59x18) {
-        SD59x18 one = sd(1e18);
-        SD59x18 a = x.abs();
-        SD59x18 e = (-(a.add(a))).exp();
-        SD59x18 t = one.sub(e).div(one.add(e));
-        return x.lt(sd(0)) ? -t : t;
     }
 }
