@@ -20,11 +20,13 @@ from ml2sc.chain.base import (
     Reverted,
     TxResult,
     calldata_floor,
+    decode_revert,
+    describe_revert,
     intrinsic_gas,
     open_chain,
 )
 
 __all__ = [
     "CHAINS", "HARDFORK", "TX_BASE_GAS", "TX_GAS_CAP", "Chain", "ChainError", "EmbeddedChain", "PartyChain",
-    "Reverted", "TxResult", "calldata_floor", "intrinsic_gas", "open_chain",
+    "Reverted", "TxResult", "calldata_floor", "decode_revert", "describe_revert", "intrinsic_gas", "open_chain",
 ]  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ml2sc.ir.errors import Ml2scError
 
@@ -29,6 +29,57 @@ class Reverted(ChainError):
     def __init__(self, message: str, data: bytes) -> None:
         super().__init__(message)
         self.data = data
+
+    def explained(self, abi: list[dict[str, Any]], action: str) -> Reverted:
+        """The same revert, its message naming the custom error in ``abi`` and its arguments:
+        ``predict reverted: InputLength(expected=30, got=60)`` (unknown data: its hex)."""
+        return Reverted(f"{action} reverted: {describe_revert(self.data, abi)}", self.data)
+
+
+# Solidity's built-in revert reasons: require(..., "text") and assert/overflow panics.
+_BUILTIN_ERRORS = [
+    {"type": "error", "name": "Error", "inputs": [{"name": "message", "type": "string"}]},
+    {"type": "error", "name": "Panic", "inputs": [{"name": "code", "type": "uint256"}]},
+]
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    kind = param["type"]
+    if not kind.startswith("tuple"):
+        return kind
+    return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[len("tuple"):]
+
+
+def decode_revert(data: bytes, abi: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
+    """``(error name, {argument: value})`` of revert data whose selector is an error in ``abi``
+    (or Solidity's ``Error(string)``/``Panic(uint256)``); None for unknown or malformed data."""
+    from eth_abi import decode
+    from eth_utils import keccak
+
+    if len(data) < 4:
+        return None
+    for item in [*abi, *_BUILTIN_ERRORS]:
+        if item.get("type") != "error":
+            continue
+        types = [_abi_type(p) for p in item.get("inputs", [])]
+        if keccak(text=f"{item['name']}({','.join(types)})")[:4] != data[:4]:
+            continue
+        try:
+            values = decode(types, data[4:])
+        except Exception:  # noqa: BLE001 - malformed arguments: the name alone
+            return item["name"], {}
+        names = [p.get("name") or f"arg{i}" for i, p in enumerate(item.get("inputs", []))]
+        return item["name"], {k: "0x" + v.hex() if isinstance(v, bytes) else v for k, v in zip(names, values, strict=True)}
+    return None
+
+
+def describe_revert(data: bytes, abi: list[dict[str, Any]] | None = None) -> str:
+    """``InputLength(expected=30, got=60)``; unknown selectors as hex, no data as 'no revert data'."""
+    decoded = decode_revert(data, abi or [])
+    if decoded is not None:
+        name, args = decoded
+        return f"{name}({', '.join(f'{k}={v!r}' if isinstance(v, str) else f'{k}={v}' for k, v in args.items())})"
+    return "0x" + data.hex() if data else "no revert data"
 
 
 @dataclass(frozen=True)
@@ -120,7 +171,11 @@ class EmbeddedChain:
         _, receipt, computation = self._backend.chain.apply_transaction(signed)
         self._backend.mine_blocks()
         if computation.is_error:
-            raise Reverted(f"transaction reverted: {computation.error!r}", bytes(computation.output))
+            data = bytes(computation.output)
+            from eth.exceptions import Revert
+
+            why = describe_revert(data) if isinstance(computation.error, Revert) else repr(computation.error)
+            raise Reverted(f"transaction reverted: {why}", data)
         address = None
         if "to" not in tx:
             address = "0x" + computation.msg.storage_address.hex()
@@ -179,7 +234,7 @@ class EmbeddedChain:
             return bytes(self._backend.call(tx))
         except TransactionFailed as e:
             raw = _revert_bytes(e.args[0] if e.args else "")
-            raise Reverted(f"call reverted: {e}", raw) from None
+            raise Reverted(f"call reverted: {describe_revert(raw) if raw else e}", raw) from None
 
 
 def _revert_bytes(message: object) -> bytes:

@@ -22,7 +22,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ml2sc.chain.base import HARDFORK, TX_GAS_CAP, ChainError, Reverted, TxResult, intrinsic_gas
+from ml2sc.chain.base import (
+    HARDFORK,
+    TX_GAS_CAP,
+    ChainError,
+    Reverted,
+    TxResult,
+    describe_revert,
+    intrinsic_gas,
+)
 from ml2sc.chain.npm import find_node_modules
 
 # anvil's first development account (public, funded on every anvil chain).
@@ -58,7 +66,7 @@ class RpcChain:
             data = err.get("data")
             raw = bytes.fromhex(data[2:]) if isinstance(data, str) and data.startswith("0x") else b""
             if raw or "revert" in str(err.get("message", "")).lower():
-                raise Reverted(f"{method} reverted: {err.get('message')}", raw)
+                raise Reverted(f"{method} reverted: {describe_revert(raw) if raw else err.get('message')}", raw)
             raise ChainError(f"{method} failed: {err.get('message', err)}")
         return reply["result"]
 

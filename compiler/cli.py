@@ -26,31 +26,27 @@ def _console():  # noqa: ANN202 - rich is imported lazily to keep --help fast
     return Console(stderr=False)
 
 
-def _load_data(path: str) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        raise Ml2scError(f"data file '{path}' not found")
-    try:
-        x = np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise Ml2scError(f"cannot read data file '{path}' as .npy: {e}") from None
-    if isinstance(x, np.lib.npyio.NpzFile):
-        raise Ml2scError(f"data file '{path}' is an .npz archive; pass one 2-D array saved with np.save")
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2:
-        raise Ml2scError(f"data file '{path}' holds an array of shape {x.shape}; expected (rows, features)")
-    return x.astype(np.float32)
-
-
 def _compile(args: argparse.Namespace):  # noqa: ANN202
+    """The model first (import, pipeline, emission), its calibration rows checked against it."""
     from ml2sc.compiler.driver import compile as compile_model
 
     if not Path(args.model).exists():
         raise Ml2scError(f"model file '{args.model}' not found")
-    calibration = getattr(args, "calibration", None) or getattr(args, "data", None)  # run/validate: the --data rows
-    x = _load_data(calibration) if calibration else None
-    return compile_model(args.model, backend=args.backend, pipeline=args.pipeline, calibration=x)
+    calibration = getattr(args, "calibration", None)
+    what = "calibration" if calibration else "data"
+    calibration = calibration or getattr(args, "data", None)  # run/validate: the --data rows
+    return compile_model(args.model, backend=args.backend, pipeline=args.pipeline, calibration=calibration,
+                         calibration_name=what)
+
+
+def _data_rows(args: argparse.Namespace, compiled) -> tuple[np.ndarray, list[list[int]]]:  # noqa: ANN001
+    """--data read and checked against the compiled model: its float rows and the contract's integers.
+    Every check (format, numbers, width, finiteness, the contract's input range) runs before deployment."""
+    from ml2sc.compiler.data import check_rows, describe, onnx_row_shape, read_array
+
+    source = describe(args.data)
+    x = check_rows(read_array(args.data), compiled.program.n_inputs, source, onnx_row_shape(compiled.onnx_model))
+    return x, compiled.quantize(x, source)
 
 
 def _open_chain(args: argparse.Namespace):  # noqa: ANN202 - a Chain
@@ -105,9 +101,9 @@ def cmd_ir(args: argparse.Namespace) -> int:
     if pipeline:
         manager = PassManager.from_pipeline(pipeline)
         if args.calibration:  # int8: quantization ranges from these rows
-            from ml2sc.compiler.driver import with_calibration
+            from ml2sc.compiler.driver import checked_calibration, with_calibration
 
-            x = _load_data(args.calibration)
+            x = checked_calibration(args.calibration, module)
             manager.passes = [with_calibration(p, x) for p in manager.passes]
         module = manager.run(module)
     sys.stdout.write(print_module(module))
@@ -116,9 +112,8 @@ def cmd_ir(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     compiled = _compile(args)
-    x = _load_data(args.data)
+    _, rows = _data_rows(args, compiled)
     deployed = compiled.deploy(_open_chain(args), journal=args.journal)
-    rows = compiled.quantize(x)
     raw = [y for row in _progress(len(rows), "inference")(rows) for y in deployed.predict_raw([row], packed=not args.abi_input)]
     from ml2sc.compiler.driver import decode_outputs
 
@@ -168,7 +163,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from ml2sc.tools.validate import validate
 
     compiled = _compile(args)
-    x = _load_data(args.data)
+    x, _ = _data_rows(args, compiled)
     deployed = compiled.deploy(_open_chain(args), journal=args.journal)
     report = validate(compiled, x, deployed, atol=args.atol, rtol=args.rtol, progress=_progress(len(x), "validate"),
                       min_agreement=args.min_agreement)
@@ -207,13 +202,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
+    from ml2sc.compiler.data import check_rows, describe, onnx_row_shape, read_array
+    from ml2sc.compiler.driver import checked_calibration, load_onnx_ir
     from ml2sc.tools.estimate import estimate_command
 
     if not Path(args.model).exists():
         raise Ml2scError(f"model file '{args.model}' not found")
-    calibration = getattr(args, "calibration", None) or args.data
-    return estimate_command(args, _load_data(args.data) if args.data else None,
-                            _load_data(calibration) if calibration else None)
+    module, proto = load_onnx_ir(args.model)  # the model first, then the data against it
+    data = None
+    if args.data:
+        data = check_rows(read_array(args.data), module.inputs[0].type.size, describe(args.data), onnx_row_shape(proto))
+    calibration = checked_calibration(args.calibration, module, proto) if args.calibration else data
+    return estimate_command(args, data, calibration)
 
 
 def _progress_jobs(jobs: list) -> object:
@@ -255,7 +255,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _chain_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="inputs as a .npy array of shape (rows, features)")
+    p.add_argument("--data", required=True, help="inputs: .npy, .npz (one array) or .csv of shape (rows, features)")
     p.add_argument("--chain", default="embedded", choices=["embedded", "anvil"],
                    help="embedded: py-evm in process (default); anvil: a local anvil that ml2sc starts and stops")
     p.add_argument("--rpc-url", help="use any JSON-RPC node instead (key from --key-env or --keystore)")

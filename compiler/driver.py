@@ -20,7 +20,7 @@ from eth_utils import keccak
 
 from ml2sc.backends.base import Backend, Program
 from ml2sc.backends.common.naming import selector
-from ml2sc.chain import Chain, TxResult, open_chain
+from ml2sc.chain import Chain, Reverted, TxResult, open_chain
 from ml2sc.compiler.passes.manager import PassManager
 from ml2sc.compiler.registry import backends as backend_registry
 from ml2sc.compiler.solc import CompiledContract, compile_solidity
@@ -96,6 +96,18 @@ class DeployedModel:
     address: str
     gas: GasReport
 
+    def _transact(self, calldata: bytes, action: str) -> TxResult:
+        try:
+            return self.chain.transact(self.address, calldata)
+        except Reverted as e:
+            raise self.compiled.explain(e, action) from None
+
+    def _call(self, calldata: bytes, action: str) -> bytes:
+        try:
+            return self.chain.call(self.address, calldata)
+        except Reverted as e:
+            raise self.compiled.explain(e, action) from None
+
     def _calldata(self, row: list[int], packed: bool) -> bytes:
         if packed:
             words = self.compiled.backend.pack_row(row)
@@ -109,7 +121,8 @@ class DeployedModel:
         """One transaction per row; returns the contract's integers and records each receipt's gas."""
         out = []
         for row in rows:
-            tx: TxResult = self.chain.transact(self.address, self._calldata(row, packed))
+            calldata = self._calldata(row, packed)
+            tx = self._transact(calldata, f"{self.compiled.program.contract_name}.{_function_name(calldata)}")
             self.gas.inference.append(tx.gas_used)
             self.gas.inference_exec.append(tx.execution_gas)
             out.append(list(decode(["int256[]"], tx.output)[0]))
@@ -120,12 +133,12 @@ class DeployedModel:
         packed = [self.compiled.backend.pack_row(row) for row in rows]
         if packed and all(isinstance(p, bytes) for p in packed):
             blob = b"".join(packed)  # type: ignore[arg-type]
-            tx = self.chain.transact(self.address, selector("predictBatch(bytes)") + encode(["bytes"], [blob]))
+            tx = self._transact(selector("predictBatch(bytes)") + encode(["bytes"], [blob]), "predictBatch")
             return self._batch_result(tx, len(rows))
         if any(p is None for p in packed):
             raise Ml2scError("predictBatch takes packed int64 inputs; a value does not fit (use predict per row)")
         flat = [w for p in packed for w in p]  # type: ignore[union-attr]
-        tx = self.chain.transact(self.address, selector("predictBatch(uint256[])") + encode(["uint256[]"], [flat]))
+        tx = self._transact(selector("predictBatch(uint256[])") + encode(["uint256[]"], [flat]), "predictBatch")
         return self._batch_result(tx, len(rows))
 
     def _batch_result(self, tx: TxResult, n_rows: int) -> list[list[int]]:
@@ -135,19 +148,19 @@ class DeployedModel:
         return [ys[i * n : (i + 1) * n] for i in range(n_rows)]
 
     def predict(self, x: np.ndarray, packed: bool = True) -> dict[str, np.ndarray]:
-        rows = self.compiled.backend.quantize_inputs(self.compiled.ir, x)
+        rows = self.compiled.quantize(x)
         return decode_outputs(self.compiled.program, self.predict_raw(rows, packed))
 
     def classify(self, x: np.ndarray) -> np.ndarray:
-        rows = self.compiled.backend.quantize_inputs(self.compiled.ir, x)
+        rows = self.compiled.quantize(x)
         sel = selector("classify(int256[])")
         return np.asarray(
-            [decode(["int256"], self.chain.call(self.address, sel + encode(["int256[]"], [r])))[0] for r in rows],
+            [decode(["int256"], self._call(sel + encode(["int256[]"], [r]), "classify"))[0] for r in rows],
             dtype=np.int64,
         )
 
     def model_hash(self) -> bytes:
-        return decode(["bytes32"], self.chain.call(self.address, selector("modelHash()")))[0]
+        return decode(["bytes32"], self._call(selector("modelHash()"), "modelHash"))[0]
 
 
 @dataclass
@@ -216,8 +229,21 @@ class CompiledModel:
                 journal.record(chain, runtime, tx.address or "")
         return addresses, gas
 
-    def quantize(self, x: np.ndarray) -> list[list[int]]:
-        return self.backend.quantize_inputs(self.ir, np.asarray(x))
+    def quantize(self, x: np.ndarray, source: str = "input rows") -> list[list[int]]:
+        """Float rows -> the contract's integers, after checking them against the model (one-line
+        errors naming ``source``, the row and the column): numeric, finite, the model's width,
+        inside the contract's input range."""
+        from ml2sc.compiler.data import check_range, check_rows, onnx_row_shape
+
+        x = check_rows(x, self.program.n_inputs, source, onnx_row_shape(self.onnx_model))
+        rows = self.backend.quantize_inputs(self.ir, x)
+        bits = self.program.metadata.get("input_bits")
+        check_range(rows, x, None if bits is None else int(bits), self.program.input_decimals, source)
+        return rows
+
+    def explain(self, exc: Reverted, action: str) -> Reverted:
+        """``exc`` with its message naming the custom error (decoded with this contract's ABI)."""
+        return exc.explained(self.artifact.abi, action)
 
     def simulate_raw(self, rows: list[list[int]]) -> list[list[int]]:
         return self.backend.simulate(self.ir, rows)
@@ -239,11 +265,17 @@ class CompiledModel:
         initcode = self.artifact.bytecode
         if self.program.data_contracts:
             initcode += encode(["address[]"], [addresses])
-        tx = chain.deploy(initcode)  # type: ignore[union-attr]
+        try:
+            tx = chain.deploy(initcode)  # type: ignore[union-attr]
+        except Reverted as e:
+            raise self.explain(e, f"{self.program.contract_name} constructor") from None
         per_contract.append((self.program.contract_name, tx.gas_used))
         gas = GasReport(sum(g for _, g in per_contract), self.artifact.runtime_size, contracts=per_contract)
         for calldata in self.backend.setup_calls(self.ir, self.program):
-            gas.upload.append(chain.transact(tx.address, calldata).gas_used)  # type: ignore[union-attr]
+            try:
+                gas.upload.append(chain.transact(tx.address, calldata).gas_used)  # type: ignore[union-attr]
+            except Reverted as e:
+                raise self.explain(e, f"{self.program.contract_name}.{_function_name(calldata, self.artifact.abi)}") from None
         return DeployedModel(self, chain, tx.address or "", gas)  # type: ignore[arg-type]
 
 
@@ -333,10 +365,34 @@ def load_onnx_ir(
     return import_onnx(proto, name=name), proto
 
 
+def takes_calibration(p: Any) -> bool:
+    """Whether a pass has a ``calibration`` option (chooses ranges from input rows)."""
+    return dataclasses.is_dataclass(p) and "calibration" in {f.name for f in dataclasses.fields(p)}
+
+
 def with_calibration(p: Any, calibration: Any) -> Any:
     """The pass with its ``calibration`` option set (passes without that option unchanged)."""
-    names = {f.name for f in dataclasses.fields(p)} if dataclasses.is_dataclass(p) else set()
-    return dataclasses.replace(p, calibration=calibration) if "calibration" in names else p
+    return dataclasses.replace(p, calibration=calibration) if takes_calibration(p) else p
+
+
+def checked_calibration(calibration: Any, float_ir: Module, onnx_model: Any = None, what: str = "calibration") -> np.ndarray:
+    """Calibration rows (an array or a data file path) checked against the imported model;
+    ``what`` names the file in errors (the CLI's run/validate calibrate with their --data)."""
+    from ml2sc.compiler.data import check_rows, describe, onnx_row_shape, read_array
+
+    source = f"{what} rows"
+    if isinstance(calibration, str | os.PathLike):
+        source = describe(calibration, what)
+        calibration = read_array(calibration, what)
+    return check_rows(calibration, float_ir.inputs[0].type.size, source, onnx_row_shape(onnx_model))
+
+
+def _function_name(calldata: bytes, abi: list[dict] | None = None) -> str:
+    """The function a calldata calls, by its selector (the ABI's functions and the model entry points)."""
+    names = ["predict(int256[])", "predictPacked(bytes)", "predictPacked(uint256[])", "predictBatch(bytes)",
+             "predictBatch(uint256[])", "classify(int256[])"]
+    names += [f"{f['name']}({','.join(p['type'] for p in f['inputs'])})" for f in abi or [] if f.get("type") == "function"]
+    return next((n.split("(")[0] for n in names if selector(n) == calldata[:4]), "call")
 
 
 def get_backend(name: str) -> Backend:
@@ -352,6 +408,7 @@ def compile(  # noqa: A001 - the public name the design promises
     sample_input: Any = None,
     n_features: int | None = None,
     calibration: Any = None,
+    calibration_name: str = "calibration",
 ) -> CompiledModel:
     """Model -> CompiledModel for ``backend`` (default pipeline unless given).
 
@@ -364,12 +421,15 @@ def compile(  # noqa: A001 - the public name the design promises
     when they do not. ``name`` names the contract (default: the file stem, the
     graph name, or the model's class or Keras name). ``calibration`` (input rows, an
     array or a .npy path) feeds the passes that choose quantization ranges from data
-    (the int8 backend's ``quantize-int8``); other pipelines ignore it.
+    (the int8 backend's ``quantize-int8``); other pipelines ignore it. ``calibration_name``
+    names a calibration file in errors ("data" when the CLI calibrates with --data).
     """
     float_ir, onnx_model = load_onnx_ir(model, name=name, sample_input=sample_input, n_features=n_features)
     be = get_backend(backend)
     manager = PassManager.from_pipeline(pipeline or be.pipeline)
-    if calibration is not None:
+    if calibration is not None and any(takes_calibration(p) for p in manager.passes):
+        # a pass takes rows (int8): the model was imported first, the rows are checked against it
+        calibration = checked_calibration(calibration, float_ir, onnx_model, calibration_name)
         manager.passes = [with_calibration(p, calibration) for p in manager.passes]
     module = manager.run(float_ir)
     return CompiledModel(float_ir, module, be.emit(module), be, onnx_model)

@@ -51,6 +51,16 @@ def market_contracts(extra: tuple[tuple[str, str], ...] = ()) -> dict[str, Compi
     return result.contracts
 
 
+@cache
+def model_errors() -> tuple[dict, ...]:
+    """The custom errors of ml2sc's model interfaces (IML2SCModel, IML2SCInt8Model): what a model
+    contract given only by its address can revert with."""
+    folder = runtime_sol_dir()
+    names = ("IML2SCModel.sol", "IML2SCInt8Model.sol")
+    result = compile_solidity({f"ml2sc/{name}": (folder / name).read_text() for name in names})
+    return tuple(item for c in result.contracts.values() for item in c.abi if item["type"] == "error")
+
+
 class Abi:
     """Encoder/decoder for one contract's functions, constructor and custom errors."""
 

@@ -47,27 +47,32 @@ def _write_json(path: str, data: dict[str, Any], secret: bool = False) -> None:
 
 
 def _array(path: str, what: str) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        raise Ml2scError(f"{what} file '{path}' not found")
-    try:
-        return np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise Ml2scError(f"cannot read {what} file '{path}' as .npy: {e}") from None
+    """A numeric .npy/.npz/.csv array, finite and non-empty (one-line errors naming file, row, column)."""
+    from ml2sc.compiler.data import read_array
+
+    x = read_array(path, what)
+    if x.size == 0:
+        raise Ml2scError(f"{what} file '{path}' is empty (shape {x.shape})")
+    bad = np.argwhere(~np.isfinite(x)) if x.dtype.kind == "f" else []
+    if len(bad):
+        raise Ml2scError(f"{what} file '{path}' at index {tuple(int(i) for i in bad[0])} is {x[tuple(bad[0])]}: "
+                         "expected a finite number")
+    return x
 
 
 def _fixed_rows(path: str, decimals: int) -> list[list[int]]:
     """Inputs in the models' fixed-point format: integer arrays as they are, floats rounded exactly
     from float32 to ``decimals`` (what ml2sc's prbmath models take)."""
     from ml2sc.backends.common.fixed import to_fixed
+    from ml2sc.compiler.data import check_rows, describe, read_array
 
-    x = _array(path, "data")
-    x = x[None, :] if x.ndim == 1 else x
-    if x.ndim != 2:
-        raise Ml2scError(f"data file '{path}' holds shape {x.shape}; expected (rows, features)")
+    x = read_array(path)
     if np.issubdtype(x.dtype, np.integer):
+        x = x[None, :] if x.ndim == 1 else x
+        if x.ndim != 2 or len(x) == 0:
+            raise Ml2scError(f"{describe(path)} has shape {x.shape}; expected (rows, features)")
         return [[int(v) for v in row] for row in x]
-    return [[to_fixed(float(v), decimals) for v in row] for row in x.astype(np.float32)]
+    return [[to_fixed(float(v), decimals) for v in row] for row in check_rows(x, None, describe(path))]
 
 
 def _model_address(args: argparse.Namespace, chain: Any) -> str:

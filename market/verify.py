@@ -17,9 +17,9 @@ from eth_abi import decode, encode
 from eth_utils import to_checksum_address
 
 from ml2sc.backends.common.naming import selector
-from ml2sc.chain import PartyChain
+from ml2sc.chain import PartyChain, Reverted
 from ml2sc.ir.errors import Ml2scError
-from ml2sc.market.abi import MarketContract, returned_uint
+from ml2sc.market.abi import MarketContract, model_errors, returned_uint
 
 MODES = ("classify", "predict")
 STATUSES = ("none", "pending", "final", "slashed")
@@ -55,7 +55,10 @@ class VerifiedInference(MarketContract):
         out = []
         for x in xs:
             data = selector(f"{name}(int256[])") + encode(["int256[]"], [list(x)])
-            raw = self.chain.call(self.model, data)
+            try:
+                raw = self.chain.call(self.model, data)
+            except Reverted as e:
+                raise e.explained(list(model_errors()), f"model {self.model} {name}") from None
             out.append([decode(["int256"], raw)[0]] if name == "classify" else list(decode(["int256[]"], raw)[0]))
         return out
 

@@ -47,6 +47,15 @@ def chain():  # noqa: ANN201 - an EmbeddedChain
     return EmbeddedChain()
 
 
+@pytest.fixture
+def fresh_chain():  # noqa: ANN201 - an EmbeddedChain
+    """A chain of its own: addresses (and so the gas of code that embeds them) do not depend on
+    which tests ran before. For exact-gas pins of contracts that hold data-contract addresses."""
+    from ml2sc.chain import EmbeddedChain
+
+    return EmbeddedChain()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite golden files (tests/filecheck/*.expected, ...) instead of comparing")

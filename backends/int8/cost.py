@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml2sc.backends.int8.emitter import CHUNK_TERMS
+from ml2sc.backends.int8.emitter import CHUNK_TERMS, exp_table
 from ml2sc.backends.int8.place_weights import weights_inline
 from ml2sc.backends.int8.swar import init_word, pack_group, prove_lanes
 from ml2sc.ir import ops
@@ -81,7 +81,7 @@ def _table(module: Module, op: ops.TableLookup | ops.QSoftmax) -> bytes:
         return bytes(v & 0xFF for v in module.constant(op.table).values)
     hi, lo = module.constant(op.exp_hi).values, module.constant(op.exp_lo).values
     k_hi = next((k for k, v in enumerate(hi) if v == 0), len(hi))
-    return b"".join(int(v).to_bytes(4, "big") for v in (*lo, *hi[:k_hi]))
+    return exp_table(lo, hi[:k_hi])
 
 
 def _push_bytes(word: int) -> int:

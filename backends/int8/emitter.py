@@ -24,6 +24,8 @@ from ml2sc.backends.common.memory import Memory, layer_labels
 from ml2sc.backends.common.solidity import SolidityWriter
 from ml2sc.backends.common.yul import chunked_sums, hex_lit, lit
 from ml2sc.backends.int8 import numerics as nx
+from ml2sc.backends.int8.dense import RECORD_BYTES, plan_dense
+from ml2sc.backends.int8.dense_kernel import DenseKernels
 from ml2sc.backends.int8.entry import INTERFACE, Int8Entry, qtype
 from ml2sc.backends.int8.layout import DataBlob
 from ml2sc.backends.int8.place_weights import weights_inline
@@ -36,7 +38,13 @@ from ml2sc.ir.types import QuantType
 CHUNK_TERMS = 32  # multiply-accumulates per nested Yul expression
 
 
-class Int8Emitter(Int8Entry):
+def exp_table(lo: tuple, hi: tuple) -> bytes:
+    """Softmax's exp tables, exp_lo then the nonzero head of exp_hi, as entry - 1 in two bytes
+    (the entries lie in [1, 2^16]; the kernel adds the 1 back)."""
+    return b"".join((int(v) - 1).to_bytes(2, "big") for v in (*lo, *hi))
+
+
+class Int8Emitter(DenseKernels, Int8Entry):
     """Module -> Solidity: the forward pass here, the entry points in ``Int8Entry``."""
 
     backend = "int8"
@@ -50,6 +58,9 @@ class Int8Emitter(Int8Entry):
         only_gemms = all(isinstance(op, ops.QGemm) for op in readers)
         self.xbias = 128 if only_gemms and all(o.value != self.quant.result for o in module.outputs) else 0
         self.inline = weights_inline(module)
+        self.dense = module.attribute("int8.layout", "swar") == "dense"
+        if self.dense and self.inline:
+            raise Ml2scError("int8 backend: the dense layout keeps its weights in data contracts, not inline")
         self.mut = "pure" if self.inline else "view"  # reading data contracts makes the entries view
         self.mem = self._plan_memory()
         self.end = self.mem.top
@@ -64,11 +75,19 @@ class Int8Emitter(Int8Entry):
         for op in self.m.ops[1:]:
             if not isinstance(op, ops.QGemm):
                 mem.alloc(op.result.name, max(op.result.type.size, 1), *labels[op.result.name])
-        tables = [2048 if isinstance(op, ops.QSoftmax) else 256 for op in self.m.ops
+        tables = [2 * 512 if isinstance(op, ops.QSoftmax) else 256 for op in self.m.ops
                   if isinstance(op, ops.QSoftmax | ops.TableLookup)]
         mem.alloc("TBL", (max(tables, default=0) + 63) // 32, "TBL", "lookup tables")
         fan_in = max((op.input.type.size for op in self.m.ops if isinstance(op, ops.QGemm)), default=0)
-        mem.alloc("WIN", 0 if self.inline else fan_in, "WIN", "one group of SWAR weight words")
+        window = fan_in
+        if self.dense:  # a pass's words, then its records (and 32 bytes a record's mload may read past)
+            window = max((p.words + -(-(RECORD_BYTES * p.outputs + 32) // 32) for op in self.m.ops
+                          if isinstance(op, ops.QGemm) for p in plan_dense(*self.m.constant(op.weight).type.shape, "").passes),
+                         default=0)
+        mem.alloc("WIN", 0 if self.inline else window, "WIN", "one group of weight words")
+        if self.dense:
+            mem.alloc("ACC", 4, "ACC", "the accumulators of one pass, for the requantization loop (dense layout)")
+            mem.alloc("PSUM", 1, "PSUM", "128 * the sum of the layer's inputs (dense layout)")
         return mem
 
     def _check(self) -> None:
@@ -91,7 +110,9 @@ class Int8Emitter(Int8Entry):
         return {"input_decimals": 18, "packed_input_bytes": 1, "data_contracts": self.blob.runtimes(),
                 "metadata": {"abi_interface": f"ml2sc/{INTERFACE}.sol:{INTERFACE}", "data_bytes": str(len(self.blob.data)),
                              "weights": self.m.attribute("int8.weights") or "",
-                             "weights_why": self.m.attribute("int8.weights.why") or ""}}
+                             "weights_why": self.m.attribute("int8.weights.why") or "",
+                             "layout": self.m.attribute("int8.layout") or "swar",
+                             "layout_why": self.m.attribute("int8.layout.why") or ""}}
 
     # ----------------------------------------------------------------- file
     def source(self) -> str:
@@ -104,7 +125,8 @@ class Int8Emitter(Int8Entry):
         shell.file_header(w, self.backend, self.m, [
             "Integer-only: int8 activations and weights, SWAR matrix-vector kernels over weights read",
             "from data contracts with EXTCODECOPY, requantization by multiplier and shift.",
-            f"Weights: {self.m.attribute('int8.weights')} ({self.m.attribute('int8.weights.why')})."])
+            f"Weights: {self.m.attribute('int8.weights')} ({self.m.attribute('int8.weights.why')}); "
+            f"layout: {self.m.attribute('int8.layout') or 'swar'} ({self.m.attribute('int8.layout.why') or 'default'})."])
         w.line(f'import {{ {INTERFACE} }} from "ml2sc/{INTERFACE}.sol";')
         w.blank()
         with w.block(f"contract {self.contract}"):
@@ -132,7 +154,7 @@ class Int8Emitter(Int8Entry):
         w.line(f"int256 public constant outputZeroPoint = {zp};")
         w.line(f"bytes32 public constant modelHash = {self.model_hash};")
         if self.tables:
-            w.comment("Lookup tables, 32 one-byte entries (or 8 four-byte exp entries) a word, stored to TBL before use.")
+            w.comment("Lookup tables, 32 one-byte entries (or 16 two-byte exp entries, see exp_table) a word, stored to TBL before use.")
         for name, word in self.tables:
             w.line(f"bytes32 internal constant {name} = 0x{word.hex()};")
         self.n_data = len(self.blob.runtimes()) if self.blob.data else 0
@@ -143,7 +165,7 @@ class Int8Emitter(Int8Entry):
     def _forward(self) -> None:
         self.w.comment("The forward pass: reads the int8 input at X, leaves the ABI-encoded result at RESULT.")
         with self.w.block(f"function _forward() private {self.mut}"):
-            if not self.inline:
+            if not self.inline and not self.dense:
                 self.w.line("uint256 acc; // the SWAR accumulator of the current group")
             for op in self.m.ops[1:]:
                 if not isinstance(op, ops.Requantize):
@@ -168,6 +190,9 @@ class Int8Emitter(Int8Entry):
         """quantize runs in the entry points, requantize with its qgemm: nothing to write here."""
 
     def _copy(self, offset: int, length: int, dst: int) -> None:
+        if self.dense:  # one helper that finds the data contracts at run time: less code per copy
+            self.w.line(f"_copyBlob({hex_lit(offset)}, {hex_lit(length)}, {hex_lit(dst)});")
+            return
         for c in self.blob.copies(offset, length, dst):
             self.w.line(f"_copy(D{c.contract}, {hex_lit(c.src)}, {hex_lit(c.dst)}, {hex_lit(c.length)});")
 
@@ -176,6 +201,9 @@ class Int8Emitter(Int8Entry):
         w = self.w
         rq = self.m.users(op.result)[0]
         assert isinstance(rq, ops.Requantize)
+        if self.dense:
+            self._qgemm_dense(op, rq)
+            return
         weight = self.m.constant(op.weight)
         n_out, n_in = weight.type.shape
         rows = weight.rows()
@@ -297,7 +325,7 @@ class Int8Emitter(Int8Entry):
         """exp_lo at TBL, then only the nonzero head of exp_hi (it decreases to 0: e is 0 beyond it)."""
         hi, lo = self.m.constant(op.exp_hi).values, self.m.constant(op.exp_lo).values
         k_hi = next((k for k, v in enumerate(hi) if v == 0), len(hi))
-        self._table(b"".join(v.to_bytes(4, "big") for v in (*lo, *hi[:k_hi])), f"{self.mem.name(op.result.name)}_EXP")
+        self._table(exp_table(lo, hi[:k_hi]), f"{self.mem.name(op.result.name)}_EXP")
         src, dst, n = self.mem.at(op.input.name), self.mem.at(op.result.name), op.result.type.size
         w = self.w
         w.comment("d = max - q; e = exp_hi[d >> 8] * exp_lo[d & 255] >> 16 (0 once exp_hi is); y = (e << 16) / sum e")
@@ -308,8 +336,8 @@ class Int8Emitter(Int8Entry):
             with w.block(f"for {{ let k := 0 }} lt(k, {n}) {{ k := add(k, 1) }}"):
                 w.line(f"let d := sub(m, mload(add({src}, shl(5, k))))")
                 w.line("let e := 0")
-                w.line(f"if lt(d, {256 * k_hi}) {{ e := shr(16, mul(shr(224, mload(add(TBL, add(1024, shl(2, shr(8, d)))))), "
-                       "shr(224, mload(add(TBL, shl(2, and(d, 255))))))) }")
+                w.line(f"if lt(d, {256 * k_hi}) {{ e := shr(16, mul(add(shr(240, mload(add(TBL, add(512, shl(1, shr(8, d)))))), 1), "
+                       "add(shr(240, mload(add(TBL, shl(1, and(d, 255))))), 1))) }")
                 w.line(f"mstore(add({dst}, shl(5, k)), e) total := add(total, e)")
             w.line(f"for {{ let k := 0 }} lt(k, {n}) {{ k := add(k, 1) }} {{ let p := add({dst}, shl(5, k)) mstore(p, div(shl(16, mload(p)), total)) }}")
 

@@ -44,6 +44,11 @@ def _byte(k: int, biased: bool) -> str:
     return f"signextend(0, {'v' if k == 31 else f'shr({248 - 8 * k}, v)'})"
 
 
+def _byte_at(k: str, biased: bool) -> str:
+    """As ``_byte`` with a variable index: the k-th byte of ``v`` (sign-extended unless biased)."""
+    return f"byte({k}, v)" if biased else f"signextend(0, byte({k}, v))"
+
+
 class Int8Entry(Emitter):
     """Entry points and helpers of the int8 model contract (the base of ``Int8Emitter``)."""
 
@@ -52,6 +57,7 @@ class Int8Entry(Emitter):
     quant: ops.Quantize
     xbias: int
     inline: bool
+    dense: bool
     mut: str
 
     def _constructor(self) -> None:
@@ -156,6 +162,11 @@ class Int8Entry(Emitter):
         with w.block("function _unpack(uint256 src) private pure"), w.block("assembly"):
             if self.n_in <= UNROLL_UNPACK:
                 self._unpack_unrolled()
+            elif self.dense:  # deployment first: a loop of 32 bytes, not 32 stores
+                end = self.mem.address(self.quant.result.name) + 32 * 32 * (-(-self.n_in // 32))
+                with w.block(f"for {{ let s := src let d := X }} lt(d, {hex_lit(end)}) {{ s := add(s, 32) }}"):
+                    w.line(f"let v := {self._load_word('s')}")
+                    w.line(f"for {{ let k := 0 }} lt(k, 32) {{ k := add(k, 1) d := add(d, 32) }} {{ mstore(d, {_byte_at('k', bool(self.xbias))}) }}")
             else:
                 end = self.mem.address(self.quant.result.name) + 32 * 32 * (-(-self.n_in // 32))
                 with w.block(f"for {{ let s := src let d := X }} lt(d, {hex_lit(end)}) {{ s := add(s, 32) d := add(d, 1024) }}"):
@@ -165,11 +176,18 @@ class Int8Entry(Emitter):
                     for i in range(0, 32, 4):
                         w.line(" ".join(parts[i : i + 4]))
         w.blank()
+        if self.dense:
+            self._copy_blob_function()
+        else:
+            self._copy_function()
+        shell.length_error(w, f"{INTERFACE}.InputLength")
+
+    def _copy_function(self) -> None:
+        w = self.w
         if not self.inline:
             w.comment("Weights and tables from a data contract into memory.")
             with w.block("function _copy(address d, uint256 src, uint256 dst, uint256 len) private view"):
                 w.line('assembly ("memory-safe") { extcodecopy(d, dst, src, len) }')
-        shell.length_error(w, f"{INTERFACE}.InputLength")
 
     def _unpack_unrolled(self) -> None:
         """Exactly n_in stores to constant addresses: no loop, no padding, no address arithmetic."""
@@ -182,4 +200,8 @@ class Int8Entry(Emitter):
             self.w.line("}")
 
     def _load_word(self, offset: str) -> str:
-        return f"xor(calldataload({offset}), {XOR_128})" if self.xbias else f"calldataload({offset})"
+        if not self.xbias:
+            return f"calldataload({offset})"
+        if self.dense:  # 0x8080...80 from not(returndatasize()) (no calls: empty): bytes, not a PUSH32
+            return f"xor(calldataload({offset}), mul(div(not(returndatasize()), 0xff), 0x80))"
+        return f"xor(calldataload({offset}), {XOR_128})"

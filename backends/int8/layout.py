@@ -1,4 +1,4 @@
-"""Where things live: the data contracts' bytes and the contract's fixed memory map.
+"""Where the weights live: the data contracts' bytes and the copies that bring them to memory.
 
 Data contracts (SSTORE2 style): runtime code = one STOP byte (so a call to one
 does nothing) followed by up to 24,575 bytes of data, under the EIP-170 limit.
@@ -50,16 +50,3 @@ class DataBlob:
         """Each data contract's runtime code: STOP, then its chunk of the blob."""
         blob = bytes(self.data)
         return tuple(b"\x00" + blob[i : i + CHUNK] for i in range(0, len(blob), CHUNK))
-
-
-@dataclass
-class Memory:
-    """A bump allocator over memory from 0x80 (Solidity's scratch and free pointer below)."""
-
-    top: int = 0x80
-    regions: dict[str, int] = field(default_factory=dict)
-
-    def alloc(self, name: str, words: int) -> int:
-        self.regions[name] = self.top
-        self.top += 32 * words
-        return self.regions[name]

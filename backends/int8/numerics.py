@@ -136,8 +136,11 @@ def function_table(f: Callable[[float], float], q_in: QuantType, q_out: QuantTyp
 
 
 def exp_tables(scale: float) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(exp_hi, exp_lo): 2^16 exp(-256 s k) and 2^16 exp(-s k) for k = 0..255, rounded."""
+    """(exp_hi, exp_lo): 2^16 exp(-256 s k) and 2^16 exp(-s k) for k = 0..255, rounded.
+
+    exp_lo is at least 1, so every stored table entry lies in [1, 2^16] and fits two bytes as
+    entry - 1 (exp_hi is cut at its first 0, since e is 0 from there on anyway)."""
     unit = 2**SOFTMAX_BITS
     hi = tuple(round_half_up(unit * math.exp(-256 * scale * k)) for k in range(256))
-    lo = tuple(round_half_up(unit * math.exp(-scale * k)) for k in range(256))
+    lo = tuple(max(1, round_half_up(unit * math.exp(-scale * k))) for k in range(256))
     return hi, lo

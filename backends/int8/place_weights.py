@@ -20,6 +20,13 @@ from ml2sc.ir.passes import ModulePass
 
 INLINE_BYTES = 14_000  # auto: immediates in the model's code when they take at most this (of 24,576)
 WEIGHT_MODES = ("auto", "data", "inline")
+LAYOUTS = ("auto", "swar", "dense")
+DEFAULT_CALLS = 1_000  # layout=auto: the inferences the model is expected to serve
+# layout=auto prices the two layouts with these (measured on 784-128-10, docs/backends.md):
+DEPLOY_GAS_PER_BYTE = 216  # code deposit 200 + calldata 16 per data byte
+SWAR_GAS_PER_MAC = 3.0
+DENSE_GAS_PER_MAC = 7.8
+COLD_ACCESS_GAS = 2_600
 
 
 def inline_code_bytes(module: Module) -> int:
@@ -32,6 +39,24 @@ def inline_code_bytes(module: Module) -> int:
         elif isinstance(op, ops.TableLookup | ops.QSoftmax):
             size += 36 * (8 if isinstance(op, ops.TableLookup) else 64)
     return size
+
+
+def layout_tradeoff(module: Module, inline: bool) -> tuple[float, float]:
+    """(deployment gas dense saves over the SWAR words, execution gas it adds per inference).
+
+    SWAR words cost 32 bytes each in data contracts or ~39 as immediates; inline SWAR also
+    spares each inference the cold access of a data contract (2,600 gas)."""
+    from ml2sc.backends.int8.dense import plan_dense
+
+    saved, extra = 0.0, COLD_ACCESS_GAS if inline else 0.0
+    for op in module.ops:
+        if isinstance(op, ops.QGemm):
+            n_out, n_in = module.constant(op.weight).type.shape
+            swar_bytes = (39 if inline else 32) * n_in * -(-n_out // max(op.lanes, 1))
+            dense_bytes = sum(32 * p.words for p in plan_dense(n_out, n_in, "").passes)
+            saved += DEPLOY_GAS_PER_BYTE * (swar_bytes - dense_bytes)
+            extra += (DENSE_GAS_PER_MAC - SWAR_GAS_PER_MAC) * n_out * n_in
+    return saved, extra
 
 
 def weights_inline(module: Module) -> bool:
@@ -48,8 +73,32 @@ class PlaceWeights(ModulePass):
 
     name: ClassVar[str] = "place-weights"
     weights: str = "auto"  # auto | inline | data; auto keeps a choice quantize-int8{weights=...} recorded
+    layout: str = "swar"  # swar (pre-spread words) | dense (one byte a weight) | auto (from calls)
+    calls: int = DEFAULT_CALLS
 
     def apply(self, module: Module) -> Module:
+        module = self._place(module)
+        layout, why = self._layout(module)
+        if layout == "dense" and module.attribute("int8.weights") == "inline":
+            if self.weights == "inline":
+                raise Ml2scError("int8 backend: the dense layout needs weights=data (one byte a weight in data contracts)")
+            module = module.with_attribute("int8.weights", "data").with_attribute("int8.weights.why", "dense layout")
+        return module.with_attribute("int8.layout", layout).with_attribute("int8.layout.why", why)
+
+    def _layout(self, module: Module) -> tuple[str, str]:
+        if self.layout not in LAYOUTS:
+            raise Ml2scError(f"int8 backend: layout={self.layout} is not one of {', '.join(LAYOUTS)}")
+        if self.layout == "swar":
+            return "swar", "pre-spread SWAR words, the cheapest per inference (the default)"
+        if self.layout == "dense":
+            return "dense", "asked for: one byte a weight, the cheapest to deploy"
+        saved, extra = layout_tradeoff(module, module.attribute("int8.weights") == "inline")
+        calls = max(self.calls, 0)
+        choice = "dense" if saved > calls * extra else "swar"
+        return choice, (f"dense saves ~{saved:,.0f} deployment gas and costs ~{extra:,.0f} more per inference: "
+                        f"{'worth it' if choice == 'dense' else 'not worth it'} over {calls:,} calls")
+
+    def _place(self, module: Module) -> Module:
         mode = self.weights if self.weights != "auto" else module.attribute("int8.weights", "auto")
         if mode not in WEIGHT_MODES:
             raise Ml2scError(f"int8 backend: weights={mode} is not one of {', '.join(WEIGHT_MODES)}")

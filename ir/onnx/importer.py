@@ -1,7 +1,8 @@
 """ONNX -> IR import.
 
-``import_onnx`` reads and checks a model, binds its single [N, F] input to the
-IR input ``%x`` and its initializers to constants, lowers each node through
+``import_onnx`` reads and checks a model, binds its single [N, F] (or
+[N, C, H, W], ...) input to the flat IR input ``%x`` (recording an N-D row
+shape as the module attribute ``input_shape``, e.g. ``"1x28x28"``) and its initializers to constants, lowers each node through
 the converter registered for its op (``registry.REGISTRY``), keeps the graph's
 output names, drops whatever the outputs do not need, and verifies the result.
 Every failure a user can cause is an ``OnnxImportError`` with a one-line
@@ -14,6 +15,7 @@ import os
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
@@ -21,14 +23,16 @@ from onnx import numpy_helper
 from ml2sc.ir.errors import OnnxImportError
 from ml2sc.ir.module import Constant, Module, Output, Value, used_constants
 from ml2sc.ir.onnx.lowering import Const, Data, Lowering, NodeView, Outputs, sanitize
-from ml2sc.ir.onnx.registry import DEFAULT_OPSETS, lookup
+from ml2sc.ir.onnx.registry import MAX_OPSET, MIN_OPSET, lookup
 from ml2sc.ir.ops import Op, VerifyError
 from ml2sc.ir.types import F32, TensorType
 from ml2sc.ir.verifier import verify
 
 MEMORY = "<memory>"
 INPUT_NAME = "x"
-REEXPORT = "re-export at opset 21, e.g. torch.onnx.export(..., opset_version=21) or skl2onnx.to_onnx(..., target_opset={'': 21, 'ai.onnx.ml': 1})"
+INPUT_SHAPE = "input_shape"  # module attribute: the per-row shape of an N-D model input, e.g. "1x28x28"
+REEXPORT = (f"re-export at an opset from {MIN_OPSET} to {MAX_OPSET}, e.g. torch.onnx.export(..., opset_version=21) "
+            "or skl2onnx.to_onnx(..., target_opset={'': 21, 'ai.onnx.ml': 1})")
 
 
 def _first_line(error: BaseException) -> str:
@@ -84,7 +88,7 @@ def _load(model: onnx.ModelProto | str | os.PathLike[str]) -> tuple[onnx.ModelPr
 
 
 def _opsets(proto: onnx.ModelProto, source: str) -> dict[str, int]:
-    """Imported opset per domain (the default domain under ''); the default one must be 9-21."""
+    """Imported opset per domain (the default domain under ''); the default one must be one onnx knows, from 9 on."""
     found: dict[str, set[int]] = {}
     for o in proto.opset_import:
         domain = "" if o.domain in ("", "ai.onnx") else o.domain
@@ -95,9 +99,11 @@ def _opsets(proto: onnx.ModelProto, source: str) -> dict[str, int]:
     if "" not in found:
         raise OnnxImportError(f"ONNX model '{source}' imports no opset of the default domain 'ai.onnx'")
     opset = next(iter(found[""]))
-    if opset not in DEFAULT_OPSETS:
-        first, last = DEFAULT_OPSETS[0], DEFAULT_OPSETS[-1]
-        raise OnnxImportError(f"ONNX model '{source}' uses opset {opset} of the default domain; supported are opsets {first}-{last} ({REEXPORT})")
+    if opset > MAX_OPSET:
+        raise OnnxImportError(f"ONNX model '{source}' uses opset {opset} of the default domain, newer than the installed onnx "
+                              f"{onnx.__version__} knows (up to {MAX_OPSET}); upgrade onnx or {REEXPORT}")
+    if opset < MIN_OPSET:
+        raise OnnxImportError(f"ONNX model '{source}' uses opset {opset} of the default domain; supported are opsets {MIN_OPSET}-{MAX_OPSET} ({REEXPORT})")
     return {domain: versions.pop() for domain, versions in found.items()}
 
 
@@ -124,8 +130,8 @@ def _shape_text(dims: list[onnx.TensorShapeProto.Dimension]) -> str:
     return "[" + ", ".join(str(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?") for d in dims) + "]"
 
 
-def _data_input(graph: onnx.GraphProto, source: str) -> tuple[onnx.ValueInfoProto, int | None, bool, int]:
-    """The one non-initializer input: (proto, static batch or None, batched, features)."""
+def _data_input(graph: onnx.GraphProto, source: str) -> tuple[onnx.ValueInfoProto, int | None, bool, tuple[int, ...]]:
+    """The one non-initializer input: (proto, static batch or None, batched, row dims)."""
     initializers = {t.name for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in initializers]
     if len(inputs) != 1:
@@ -141,13 +147,13 @@ def _data_input(graph: onnx.GraphProto, source: str) -> tuple[onnx.ValueInfoProt
     if not tensor.HasField("shape"):
         raise OnnxImportError(f"input '{inp.name}' of ONNX model '{source}' has no declared shape; declare it as [N, F]")
     dims = list(tensor.shape.dim)
-    if len(dims) not in (1, 2):
-        raise OnnxImportError(f"input '{inp.name}' of ONNX model '{source}' has shape {_shape_text(dims)}; only [N, F] or [F] inputs are supported")
-    features = _dim(dims[-1])
-    if not features:
-        raise OnnxImportError(f"input '{inp.name}' of ONNX model '{source}' has shape {_shape_text(dims)}; the feature count must be static")
-    batched = len(dims) == 2
-    return inp, _dim(dims[0]) if batched else None, batched, features
+    if not dims:
+        raise OnnxImportError(f"input '{inp.name}' of ONNX model '{source}' is a scalar; only [N, F], [N, C, H, W], ... or [F] inputs are supported")
+    batched = len(dims) >= 2
+    row = [_dim(d) for d in dims[1:]] if batched else [_dim(dims[0])]
+    if any(not d for d in row):
+        raise OnnxImportError(f"input '{inp.name}' of ONNX model '{source}' has shape {_shape_text(dims)}; every dimension but the batch must be static and non-zero")
+    return inp, _dim(dims[0]) if batched else None, batched, tuple(int(d) for d in row if d)
 
 
 def _constant(t: onnx.TensorProto, source: str) -> Const:
@@ -157,17 +163,17 @@ def _constant(t: onnx.TensorProto, source: str) -> Const:
         raise OnnxImportError(f"cannot read initializer '{t.name}' of ONNX model '{source}': {_first_line(e)}") from None
 
 
-def _start(graph: onnx.GraphProto, source: str) -> tuple[Lowering, Value]:
-    inp, batch, batched, features = _data_input(graph, source)
+def _start(graph: onnx.GraphProto, source: str) -> tuple[Lowering, Value, tuple[int, ...]]:
+    inp, batch, batched, row = _data_input(graph, source)
     consumers = Counter(name for node in graph.node for name in node.input if name)
     ctx = Lowering(batch, batched, consumers, {o.name for o in graph.output})
     if graph.sparse_initializer:
         raise OnnxImportError(f"ONNX model '{source}' has sparse initializers, which are not supported")
     for t in graph.initializer:
         ctx.env[t.name] = _constant(t, source)
-    x = ctx.new_value(INPUT_NAME, TensorType((features,), F32))
-    ctx.env[inp.name] = Data(x, (features,))
-    return ctx, x
+    x = ctx.new_value(INPUT_NAME, TensorType((int(np.prod(row)),), F32))
+    ctx.env[inp.name] = Data(x, row)
+    return ctx, x, row
 
 
 # -- the nodes --------------------------------------------------------------------------
@@ -186,11 +192,12 @@ def _check_shape(ctx: Lowering, n: NodeView, name: str, t: Data, inferred: list[
     """Cross-check a lowered row against ONNX shape inference, so a misread op fails loudly here."""
     if inferred is None:
         return
-    ours: list[int | None] = ([None] if ctx.batched else []) + list(t.dims)
+    batch: list[int | None] = [None] if ctx.batched else []
+    ours = list(t.dims) + batch if t.transposed else batch + list(t.dims)
     clash = len(inferred) != len(ours) or any(a is not None and b is not None and a != b for a, b in zip(inferred, ours, strict=True))
     if clash:
         theirs = "[" + ", ".join("?" if d is None else str(d) for d in inferred) + "]"
-        raise n.fail(f"output '{name}' has inferred ONNX shape {theirs}, but lowers to {ctx.onnx_shape(t.dims)}")
+        raise n.fail(f"output '{name}' has inferred ONNX shape {theirs}, but lowers to {ctx.onnx_shape(t.dims, t.transposed)}")
 
 
 def _bind(ctx: Lowering, n: NodeView, results: Outputs, shapes: dict[str, list[int | None]]) -> None:
@@ -218,7 +225,9 @@ def _node_views(graph: onnx.GraphProto, opsets: dict[str, int]) -> list[NodeView
 def _lower_nodes(ctx: Lowering, graph: onnx.GraphProto, nodes: list[NodeView]) -> None:
     shapes = _inferred_shapes(graph)
     for n in nodes:
+        ctx.node = n
         _bind(ctx, n, lookup(n)(ctx, n), shapes)
+    ctx.node = None
 
 
 # -- outputs and assembly ------------------------------------------------------------------
@@ -230,6 +239,9 @@ def _outputs(ctx: Lowering, graph: onnx.GraphProto) -> tuple[Output, ...]:
         t = ctx.env.get(o.name)
         if not isinstance(t, Data):
             raise OnnxImportError(f"graph output '{o.name}' is a constant that does not depend on the input")
+        if t.transposed:
+            raise OnnxImportError(f"graph output '{o.name}' has the samples on its last axis ({ctx.onnx_shape(t.dims, True)}, "
+                                  "from W x' with the weights as the left operand); transpose it back to [N, F] in the model")
         outputs.append(Output(o.name, t.value))
     return tuple(outputs)
 
@@ -261,12 +273,14 @@ def import_onnx(model: onnx.ModelProto | str | os.PathLike[str], name: str | Non
     nodes = _node_views(graph, opsets)
     for n in nodes:  # an unsupported op is the real problem even when the input shape fails first
         lookup(n)
-    ctx, x = _start(graph, source)
+    ctx, x, row = _start(graph, source)
     _lower_nodes(ctx, graph, nodes)
     outputs = _outputs(ctx, graph)
     ops = _live_ops(ctx.ops, outputs)
     constants: tuple[Constant, ...] = used_constants(ops, tuple(ctx.constants))
-    attributes = (("opset", str(opsets[""])), ("producer", proto.producer_name), ("source", source))
+    attributes = [("opset", str(opsets[""])), ("producer", proto.producer_name), ("source", source)]
+    if len(row) > 1:
+        attributes.append((INPUT_SHAPE, "x".join(str(d) for d in row)))
     module = Module(
         name=sanitize(name if name is not None else graph.name, "model"),
         inputs=(x,),

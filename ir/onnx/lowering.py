@@ -54,15 +54,21 @@ class Data:
     ``[N, 1]`` or ``[N]``; ``dims`` keeps the ONNX view (without the batch
     axis) so that axis attributes and reshapes are checked against what the
     model really computes, while reshapes that only add or drop a length-1
-    axis leave the IR value untouched.
+    axis leave the IR value untouched. An N-D row ``[C, H, W]`` is held as
+    the flat vector of its ``C*H*W`` elements in C order.
     """
 
     value: Value
     dims: tuple[int, ...]
+    transposed: bool = False  # ONNX holds it as [*dims, N] (W x' layouts): the batch axis is last
 
     @property
     def is_float(self) -> bool:
         return self.value.type.element.is_float
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.dims, dtype=np.int64))
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,15 +129,35 @@ class NodeView:
     def int_attr(self, name: str, default: int) -> int:
         return int(self.attr(name, default))
 
-    def float_attr(self, name: str, default: float) -> float:
-        """A float attribute as the float32 ONNX stores (defaults rounded the same way)."""
-        return float(np.float32(self.attr(name, default)))
+    def float_attr(self, name: str, default: float, allow_inf: bool = False) -> float:
+        """A float attribute as the float32 ONNX stores (defaults rounded the same way); NaN/Inf refused."""
+        value = float(np.float32(self.attr(name, default)))
+        if np.isnan(value) or (np.isinf(value) and not allow_inf):
+            raise self.fail(f"attribute '{name}' is {value}; only finite values are supported")
+        return value
 
     def floats_attr(self, name: str) -> np.ndarray:
-        return np.asarray(self.attr(name, []), dtype=np.float32)
+        values = np.asarray(self.attr(name, []), dtype=np.float32)
+        if not np.all(np.isfinite(values)):
+            raise self.fail(f"attribute '{name}' contains {_non_finite(values)}; only finite values are supported")
+        return values
 
     def fail(self, reason: str) -> OnnxImportError:
         return OnnxImportError(f"node {self.label} ({self.op_type}): {reason}")
+
+
+def _non_finite(array: np.ndarray) -> str:
+    """'NaN', 'Inf' or 'NaN and Inf': what a float array holds that the IR cannot."""
+    a = np.asarray(array, dtype=np.float64)
+    kinds = [k for k, bad in (("NaN", np.isnan(a).any()), ("Inf", np.isinf(a).any())) if bad]
+    return " and ".join(kinds)
+
+
+def check_finite(n: NodeView, array: np.ndarray, what: str) -> np.ndarray:
+    """``array`` if it is not a float array holding NaN or Inf, else an error naming the node and tensor."""
+    if np.asarray(array).dtype.kind in "fc" and not np.all(np.isfinite(array)):
+        raise n.fail(f"{what} contains {_non_finite(array)}; weights and constants must be finite")
+    return array
 
 
 def _float32_values(array: np.ndarray) -> tuple[float, ...]:
@@ -154,34 +180,46 @@ class Lowering:
         self._value_names: set[str] = set()
         self._constant_names: set[str] = set()
         self._by_content: dict[tuple[TensorType, bytes], str] = {}
+        self.node: NodeView | None = None  # the node being lowered, for errors about what it emits
 
     # -- shapes ---------------------------------------------------------------
 
     def rank(self, t: Data) -> int:
         return len(t.dims) + int(self.batched)
 
-    def onnx_shape(self, dims: tuple[int, ...]) -> str:
-        """A row's ONNX shape as messages show it, e.g. ``[N, 4]``."""
-        parts = (["N"] if self.batched else []) + [str(d) for d in dims]
+    def onnx_shape(self, dims: tuple[int, ...], transposed: bool = False) -> str:
+        """A row's ONNX shape as messages show it, e.g. ``[N, 4]`` (``[4, N]`` when transposed)."""
+        row = [str(d) for d in dims]
+        parts = (row + ["N"] if transposed else ["N", *row]) if self.batched else row
         return "[" + ", ".join(parts) + "]"
 
-    def last_axis(self, n: NodeView, t: Data, axis: int, what: str = "axis") -> None:
-        """Insist that ``axis`` names the feature axis, the only one a row-wise IR op can reduce."""
+    def reduced_axis(self, n: NodeView, t: Data, axis: int, what: str = "axis") -> int:
+        """The row axis ``axis`` names, if a reduction over it is one over the whole row (else an error).
+
+        The IR reduces (softmax, argmax) over a whole row, so the axis must not
+        be the batch axis and every other row axis must have length 1.
+        """
         rank = self.rank(t)
         normalized = axis + rank if axis < 0 else axis
-        if normalized != rank - 1:
-            raise n.fail(f"{what}={axis} on a {self.onnx_shape(t.dims)} tensor is not the last (feature) axis; only the last axis is supported")
+        row_axis = normalized - int(self.batched)
+        if not 0 <= normalized < rank or row_axis < 0:
+            raise n.fail(f"{what}={axis} on a {self.onnx_shape(t.dims)} tensor reduces across samples; only axes within a row are supported")
+        if any(d != 1 for i, d in enumerate(t.dims) if i != row_axis):
+            raise n.fail(f"{what}={axis} on a {self.onnx_shape(t.dims)} tensor splits each row into several groups; "
+                         "only an axis that holds every non-unit dimension of the row is supported")
+        return row_axis
 
-    def row_constant(self, n: NodeView, c: np.ndarray, dims: tuple[int, ...], what: str) -> np.ndarray:
-        """Broadcast constant ``c`` onto one row of shape ``dims``, or fail if it varies across rows."""
-        target = (1, *dims) if self.batched else dims
+    def row_constant(self, n: NodeView, c: np.ndarray, x: Data, what: str) -> np.ndarray:
+        """Broadcast constant ``c`` onto one row of ``x`` (flattened, C order), or fail if it varies across rows."""
+        batch_last = (*x.dims, 1) if x.transposed else (1, *x.dims)
+        target = batch_last if self.batched else x.dims
         try:
             shape = np.broadcast_shapes(c.shape, target)
         except ValueError:
             shape = None
         if shape != target:
-            raise n.fail(f"{what} of shape {list(c.shape)} does not broadcast onto each row of a {self.onnx_shape(dims)} tensor")
-        return np.broadcast_to(c, target).reshape(dims)
+            raise n.fail(f"{what} of shape {list(c.shape)} does not broadcast onto each row of a {self.onnx_shape(x.dims, x.transposed)} tensor")
+        return np.broadcast_to(c, target).reshape(-1)
 
     # -- reading inputs -------------------------------------------------------
 
@@ -191,28 +229,41 @@ class Lowering:
     def tensor(self, n: NodeView, i: int) -> Tensor:
         if not self.has_input(n, i):
             raise n.fail(f"required input {i} is missing")
-        return self.env[n.inputs[i]]
+        t = self.env.get(n.inputs[i])
+        if t is None:
+            raise n.fail(f"input '{n.inputs[i]}' is not defined by any initializer, graph input or earlier node")
+        return t
 
-    def data(self, n: NodeView, i: int, what: str = "input") -> Data:
+    def data(self, n: NodeView, i: int, what: str = "input", transposed: bool = False) -> Data:
+        """A data tensor; one in a transposed ([F, N]) layout only if the caller handles it."""
         t = self.tensor(n, i)
         if isinstance(t, Const):
             raise n.fail(f"{what} '{n.inputs[i]}' is a constant; expected a tensor computed from the model input")
+        if t.transposed and not transposed:
+            raise n.fail(f"{what} '{n.inputs[i]}' has the samples on its last axis ({self.onnx_shape(t.dims, True)}, "
+                         "from W x' with the weights as the left operand); transpose it back to [N, F] first")
+        return t
+
+    def elementwise(self, n: NodeView, i: int = 0, what: str = "input", transposed: bool = False) -> Data:
+        """A float data tensor of any row shape (held flat): what per-element IR ops take."""
+        t = self.data(n, i, what, transposed)
+        if not t.is_float:
+            raise n.fail(f"{what} '{n.inputs[i]}' is an integer (class index) tensor; expected float features")
         return t
 
     def vector(self, n: NodeView, i: int = 0, what: str = "input") -> Data:
-        """A float [N, F] (or [F]) data tensor: what every numeric IR op takes."""
-        t = self.data(n, i, what)
-        if not t.is_float:
-            raise n.fail(f"{what} '{n.inputs[i]}' is an integer (class index) tensor; expected float features")
+        """A float [N, F] (or [F]) data tensor: what every row-wise numeric IR op takes."""
+        t = self.elementwise(n, i, what)
         if len(t.dims) != 1:
             raise n.fail(f"{what} '{n.inputs[i]}' has shape {self.onnx_shape(t.dims)}; expected [N, F] features")
         return t
 
     def const(self, n: NodeView, i: int, what: str = "input") -> np.ndarray:
+        """A constant input, refused if it holds NaN or Inf."""
         t = self.tensor(n, i)
         if isinstance(t, Data):
             raise n.fail(f"{what} '{n.inputs[i]}' must be a constant (an initializer or Constant node), not computed from the model input")
-        return t.array
+        return check_finite(n, t.array, f"{what} '{n.inputs[i]}'")
 
     def sole_consumer(self, onnx_name: str) -> bool:
         """True when exactly one node reads ``onnx_name`` and it is no graph output (safe to fuse)."""
@@ -245,7 +296,10 @@ class Lowering:
         array = np.asarray(array)
         type_ = TensorType(tuple(int(d) for d in array.shape), element)
         if isinstance(element, FloatType):
-            raw = array.astype(np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):
+                raw = array.astype(np.float32)
+            if self.node is not None:
+                check_finite(self.node, raw, f"the weights it lowers to (@{sanitize(hint, 'c')}, in float32)")
             values: tuple[int | float, ...] = _float32_values(raw)
         else:
             raw = array.astype(np.int64)
@@ -268,15 +322,15 @@ class Lowering:
         return Data(self.emit(ops.Gemm(result, x.value, w, b)), (out,))
 
     def affine(self, hint: str, x: Data, scale: np.ndarray, offset: np.ndarray) -> Data:
-        """Emit the per-feature y = x * scale + offset (both float64 here, stored as float32 once)."""
-        s = self.constant(f"{hint}_scale", scale)
-        o = self.constant(f"{hint}_offset", offset)
+        """Emit the per-element y = x * scale + offset (flat, float64 here, stored as float32 once)."""
+        s = self.constant(f"{hint}_scale", np.reshape(scale, -1))
+        o = self.constant(f"{hint}_offset", np.reshape(offset, -1))
         result = self.new_value(hint, x.value.type)
-        return Data(self.emit(ops.Affine(result, x.value, s, o)), x.dims)
+        return Data(self.emit(ops.Affine(result, x.value, s, o)), x.dims, x.transposed)
 
     def unary(self, hint: str, x: Data, cls: type[ops.Unary], **attrs: float) -> Data:
         result = self.new_value(hint, x.value.type)
-        return Data(self.emit(cls(result, x.value, **attrs)), x.dims)
+        return Data(self.emit(cls(result, x.value, **attrs)), x.dims, x.transposed)
 
     def argmax(self, hint: str, x: Data, dims: tuple[int, ...]) -> Data:
         result = self.new_value(hint, TensorType((), I64))

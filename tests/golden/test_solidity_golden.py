@@ -46,6 +46,7 @@ CASES = [
     *(Case("int8", m, "inline", (("place-weights", "weights=inline"),))
       for m in ("mlp_relu_softmax", "regressor_tanh_sigmoid", "linear_labels", "leaky_hard_clip")),
     Case("int8", "mlp_relu_softmax", "data", (("place-weights", "weights=data"),)),
+    *(Case("int8", m, "dense", (("place-weights", "layout=dense"),)) for m in ("mlp_relu_softmax", "linear_labels")),
     # ml2sc-baseline has no argmax, label_map, leaky_relu, hard_sigmoid nor clip
     *(Case("ml2sc-baseline", m) for m in ("mlp_relu_softmax", "regressor_tanh_sigmoid")),
 ]

@@ -15,17 +15,19 @@ from ml2sc.ir.types import I64, TensorType
 from tests.conftest import f32_constant, mlp_module
 
 
-def quantize(module: Module, calibration: np.ndarray, options: str = "") -> Module:
+def quantize(module: Module, calibration: np.ndarray, options: str = "", place: str = "") -> Module:
+    """The int8 pipeline with ``options`` for quantize-int8 and ``place`` for place-weights."""
     pipeline = get_backend("int8").pipeline.replace("quantize-int8", f"quantize-int8{{{options}}}" if options else "quantize-int8")
+    pipeline = pipeline.replace("place-weights", f"place-weights{{{place}}}" if place else "place-weights")
     manager = PassManager.from_pipeline(pipeline)
     manager.passes = [dataclasses.replace(p, calibration=calibration) if hasattr(p, "calibration") else p
                       for p in manager.passes]
     return manager.run(module)
 
 
-def build(module: Module, calibration: np.ndarray, options: str = "") -> CompiledModel:
+def build(module: Module, calibration: np.ndarray, options: str = "", place: str = "") -> CompiledModel:
     backend = get_backend("int8")
-    q = quantize(module, calibration, options)
+    q = quantize(module, calibration, options, place)
     return CompiledModel(module, q, backend.emit(q), backend)
 
 

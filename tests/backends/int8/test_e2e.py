@@ -70,10 +70,10 @@ def mnist_sized() -> tuple:  # noqa: ANN201
 
 
 @pytest.mark.slow
-def test_784_128_10_gas(chain) -> None:
+def test_784_128_10_gas(fresh_chain) -> None:
     m, x = mnist_sized()
     c = build(m, x)
-    d = c.deploy(chain)
+    d = c.deploy(fresh_chain)
     assert all(len(code) <= 24_576 for code in c.program.data_contracts)
     assert max(g for _, g in d.gas.contracts) <= TX_GAS_CAP
     rows = c.quantize(x[:3])
@@ -96,4 +96,8 @@ def test_exact_gas_regression(chain) -> None:
 
 GOLDEN = (2844, 664966, [24303, 24299, 24311])  # runtime bytes, deploy gas, three inferences (weights inline)
 # contracts, deploy gas (all), runtime bytes, execution gas of three packed inferences, of one int256[] inference
-GOLDEN_784 = (14, 70794640, 20961, [308748, 308700, 308740], 425655)
+# Was (14, 70794640, 20961, [308748, 308700, 308740], 425655): softmax's exp tables went from
+# four to two bytes an entry (entry - 1; backends/int8/emitter.py exp_table), 1,024 data bytes less.
+# (Deploy gas also moves by 12 now and then: the model hash covers the IR attributes, and its
+# bytes are calldata, 4 gas a zero byte, 16 otherwise.)
+GOLDEN_784 = (14, 70586762, 20967, [308452, 308404, 308444], 425359)

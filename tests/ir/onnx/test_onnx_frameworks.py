@@ -174,15 +174,14 @@ def test_pipeline_minmax_scaler_logistic_regression():
     assert mnemonics(module) == ["affine", "affine", "gemm", "sigmoid", "argmax", "label_map"]
 
 
-def test_default_skl2onnx_opset_for_linear_models_is_refused_with_advice():
-    from ml2sc.ir.errors import OnnxImportError
+def test_default_skl2onnx_opset_for_linear_models_imports():
+    """skl2onnx's default opset (22 for ai.onnx.ml-only models) is within what the installed onnx knows."""
     from ml2sc.ir.onnx import import_onnx
 
     x, y = iris()
     clf = LogisticRegression(max_iter=1000).fit(x, y)
     model = skl2onnx.to_onnx(clf, x[:1], options={id(clf): {"zipmap": False}})
-    with pytest.raises(OnnxImportError, match=r"opset 22 .* target_opset="):
-        import_onnx(model)
+    assert int(import_onnx(model).attribute("opset")) > 21
 
 
 def test_string_labels_are_refused():
