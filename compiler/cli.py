@@ -86,7 +86,16 @@ def cmd_compile(args: argparse.Namespace) -> int:
         ]
     (out / f"{name}.json").write_text(json.dumps(artifact, indent=2, default=list))
     print(f"wrote {out / name}.sol, .json (runtime {compiled.artifact.runtime_size} bytes), .mlir")
+    for key, value in _decisions(compiled).items():
+        if not key.endswith("_why"):
+            print(f"{key}: {value} ({_decisions(compiled).get(key + '_why', '')})")
     return 0
+
+
+def _decisions(compiled) -> dict[str, str]:  # noqa: ANN001
+    """What the backend's passes decided and why (int8: weight placement and layout), for reports."""
+    meta = compiled.program.metadata
+    return {k: meta[k] for k in ("weights", "weights_why", "layout", "layout_why") if meta.get(k)}
 
 
 def cmd_ir(args: argparse.Namespace) -> int:
@@ -121,7 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out:
         np.savez(args.out, **outputs)
     report = deployed.gas.summary() | {"contract": compiled.program.contract_name, "backend": args.backend,
-                                       "chain": deployed.chain.name, "rows": len(rows)}
+                                       "chain": deployed.chain.name, "rows": len(rows)} | _decisions(compiled)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -252,6 +261,11 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline", help="override the backend's pass pipeline, e.g. 'canonicalize,quantize-fixed'")
     p.add_argument("--calibration", metavar="X.npy",
                    help="rows that quantizing backends (int8) choose ranges from; run/validate default to --data")
+    p.add_argument("--layout", choices=["swar", "dense", "auto"],
+                   help="int8 weight layout: swar (pre-spread words, cheapest per inference; the default), dense "
+                        "(one byte a weight, cheapest to deploy) or auto (from --calls)")
+    p.add_argument("--calls", type=int, metavar="N",
+                   help="int8, --layout auto: the inferences the model is expected to serve (default 1000)")
 
 
 def _chain_args(p: argparse.ArgumentParser) -> None:
@@ -343,7 +357,27 @@ def _guarded(run: Callable[[], int]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return _guarded(lambda: args.func(args))
+    return _guarded(lambda: args.func(_with_layout(args)))
+
+
+def _with_layout(args: argparse.Namespace) -> argparse.Namespace:
+    """--layout/--calls become options of the pipeline's place-weights pass (the int8 decision)."""
+    layout, calls = getattr(args, "layout", None), getattr(args, "calls", None)
+    if layout is None and calls is None:
+        return args
+    from ml2sc.compiler.driver import get_backend
+
+    pipeline = args.pipeline if args.pipeline is not None else get_backend(args.backend).pipeline
+    if "place-weights" not in pipeline:
+        raise Ml2scError(f"--layout/--calls choose the int8 weight layout; the pipeline of '{args.backend}' "
+                         "has no place-weights pass")
+    options = ",".join(f"{k}={v}" for k, v in (("layout", layout), ("calls", calls)) if v is not None)
+    before, _, after = pipeline.partition("place-weights")
+    if after.startswith("{"):  # merge with the options already given
+        existing, _, after = after[1:].partition("}")
+        options = f"{existing},{options}" if existing else options
+    args.pipeline = f"{before}place-weights{{{options}}}{after}"
+    return args
 
 
 def compile_main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from ml2sc.backends.int8.emitter import CHUNK_TERMS, exp_table
 from ml2sc.backends.int8.place_weights import weights_inline
 from ml2sc.backends.int8.swar import init_word, pack_group, prove_lanes
 from ml2sc.ir import ops
+from ml2sc.ir.errors import Ml2scError
 from ml2sc.ir.module import Module
 
 DATA_CONTRACT_BYTES = 24_576  # EIP-170: a data contract holds at most this
@@ -96,6 +97,9 @@ def _nbytes(v: int) -> int:
 
 def cost_features(module: Module, batch_rows: int = 50) -> dict[str, float]:
     """Counts of SWAR words, groups, outputs, tables and contracts of the int8 contract."""
+    if module.attribute("int8.layout") == "dense":
+        raise Ml2scError("ml2sc estimate: the int8 gas model is fitted on the SWAR layout; the dense layout has no "
+                         "fitted model yet (measure it with 'ml2sc run --layout dense --json')")
     names = {t for terms in TERMS.values() for t in terms}
     f: dict[str, float] = dict.fromkeys(names | {"macs"}, 0.0)
     inline = weights_inline(module)

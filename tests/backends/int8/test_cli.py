@@ -72,3 +72,24 @@ def test_validate_reports_agreement(files: Path) -> None:
     proc = ml2sc("validate", str(files / "tiny.onnx"), "--backend", "int8", "--data", str(files / "x.npy"),
                  "--min-agreement", "1.01")
     assert proc.returncode == 1 and "agreement" in proc.stdout
+
+
+def test_layout_flag_reaches_the_contract_and_the_report(files: Path) -> None:
+    reports = {}
+    for layout in ("swar", "dense"):
+        proc = ml2sc("run", str(files / "tiny.onnx"), "-b", "int8", "--layout", layout, "--data", str(files / "x.npy"), "--json")
+        assert proc.returncode == 0, proc.stderr
+        reports[layout] = json.loads(proc.stdout)
+        assert reports[layout]["layout"] == layout and reports[layout]["layout_why"]
+    assert reports["dense"]["weights"] == "data"
+    proc = ml2sc("run", str(files / "tiny.onnx"), "-b", "int8", "--layout", "auto", "--calls", "1",
+                 "--data", str(files / "x.npy"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "over 1 calls" in json.loads(proc.stdout)["layout_why"]
+
+
+def test_layout_flag_is_refused_where_it_means_nothing(files: Path) -> None:
+    proc = ml2sc("compile", str(files / "tiny.onnx"), "-b", "prbmath", "--layout", "dense")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "place-weights" in proc.stderr
+    proc = ml2sc("estimate", str(files / "tiny.onnx"), "-b", "int8", "--layout", "dense")
+    assert proc.returncode == 2 and "dense layout has no fitted model" in proc.stderr
