@@ -1,0 +1,79 @@
+"""int8 weight layouts side by side on 784-128-10 (relu, softmax): deployment and inference gas.
+
+    .venv/bin/python bench/layouts.py [--sizes 784,128,10]
+
+Both layouts are compiled from the same quantized IR, deployed on a fresh embedded chain
+(Prague) and run on the same rows; every output is checked against the simulator. The
+SWAR layout is the baseline the ratios are taken against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import numpy as np
+
+from ml2sc.chain import EmbeddedChain
+from ml2sc.compiler.driver import CompiledModel, get_backend
+from ml2sc.compiler.passes.manager import PassManager
+from ml2sc.ir import ops
+from ml2sc.ir.module import Constant, Module, Output, Value
+from ml2sc.ir.types import F32, TensorType
+
+
+def mlp(sizes: list[int], seed: int = 11) -> Module:
+    rng = np.random.default_rng(seed)
+    x = Value("x", TensorType((sizes[0],), F32))
+    value, body, consts = x, [], []
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:], strict=False)):
+        w = rng.normal(0, 1 / np.sqrt(n_in), (n_out, n_in)).astype(np.float32)
+        b = rng.normal(0, 0.1, n_out).astype(np.float32)
+        consts += [Constant(f"w{i}", TensorType(w.shape, F32), tuple(map(float, w.ravel()))),
+                   Constant(f"b{i}", TensorType(b.shape, F32), tuple(map(float, b)))]
+        out = Value(f"h{i}", TensorType((n_out,), F32))
+        body.append(ops.Gemm(out, value, f"w{i}", f"b{i}"))
+        act = ops.Relu if i < len(sizes) - 2 else ops.Softmax
+        value = Value(f"a{i}", out.type)
+        body.append(act(value, out))
+    return Module("mlp_" + "_".join(map(str, sizes)), (x,), tuple(body), (Output("y", value),), tuple(consts))
+
+
+def measure(module: Module, x: np.ndarray, layout: str) -> dict[str, float]:
+    backend = get_backend("int8")
+    manager = PassManager.from_pipeline(backend.pipeline.replace("place-weights", f"place-weights{{layout={layout}}}"))
+    manager.passes = [dataclasses.replace(p, calibration=x) if hasattr(p, "calibration") else p for p in manager.passes]
+    ir = manager.run(module)
+    compiled = CompiledModel(module, ir, backend.emit(ir), backend)
+    deployed = compiled.deploy(EmbeddedChain(), progress=False)
+    rows = compiled.quantize(x[:3])
+    assert deployed.predict_raw(rows) == compiled.simulate_raw(rows), "EVM != simulator"
+    gemms = [o for o in module.ops if isinstance(o, ops.Gemm)]
+    params = sum(module.constant(g.weight).type.size + module.constant(g.bias).type.size for g in gemms)
+    macs = sum(module.constant(g.weight).type.size for g in gemms)
+    return {"contracts": len(deployed.gas.contracts), "deploy": deployed.gas.deploy,
+            "deploy_per_param": deployed.gas.deploy / params,
+            "largest_tx": max(g for _, g in deployed.gas.contracts),
+            "exec": max(deployed.gas.inference_exec), "exec_per_mac": max(deployed.gas.inference_exec) / macs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="784,128,10")
+    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    module = mlp(sizes)
+    x = np.random.default_rng(12).uniform(0, 1, (64, sizes[0])).astype(np.float32)
+    results = {layout: measure(module, x, layout) for layout in ("swar", "dense")}
+    base = results["swar"]
+    print(f"int8 {'-'.join(map(str, sizes))}, embedded chain (Prague); ratios against swar")
+    print(f"{'layout':8}{'contracts':>10}{'deploy gas':>14}{'gas/param':>11}{'largest tx':>13}{'exec gas':>11}{'gas/MAC':>9}"
+          f"{'deploy x':>10}{'exec x':>8}")
+    for layout, r in results.items():
+        print(f"{layout:8}{r['contracts']:>10}{r['deploy']:>14,}{r['deploy_per_param']:>11.1f}{r['largest_tx']:>13,}"
+              f"{r['exec']:>11,}{r['exec_per_mac']:>9.2f}{r['deploy'] / base['deploy']:>10.3f}{r['exec'] / base['exec']:>8.2f}")
+    extra = results["dense"]["exec"] - base["exec"]
+    print(f"dense pays off below {(base['deploy'] - results['dense']['deploy']) / extra:,.0f} inferences")
+
+
+if __name__ == "__main__":
+    main()
