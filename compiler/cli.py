@@ -86,10 +86,27 @@ def cmd_compile(args: argparse.Namespace) -> int:
         ]
     (out / f"{name}.json").write_text(json.dumps(artifact, indent=2, default=list))
     print(f"wrote {out / name}.sol, .json (runtime {compiled.artifact.runtime_size} bytes), .mlir")
+    _write_tool_files(compiled, out)
     for key, value in _decisions(compiled).items():
         if not key.endswith("_why"):
             print(f"{key}: {value} ({_decisions(compiled).get(key + '_why', '')})")
     return 0
+
+
+def _write_tool_files(compiled, out: Path) -> None:  # noqa: ANN001
+    """Foundry's artifact layout, the explorer-verification input and the consumer library."""
+    from ml2sc.backends.common.naming import model_hash
+    from ml2sc.compiler.artifacts import foundry_artifact, model_library, verification_input
+
+    name = compiled.program.contract_name
+    foundry = out / "foundry" / f"{name}.sol"  # out/<Name>.sol is the source file itself
+    foundry.mkdir(parents=True, exist_ok=True)
+    (foundry / f"{name}.json").write_text(json.dumps(foundry_artifact(compiled.artifact), indent=2))
+    (out / f"{name}.standard-input.json").write_text(json.dumps(verification_input(compiled.program), indent=2))
+    library = model_library(compiled.program, compiled.artifact.abi, model_hash(compiled.ir))
+    (out / f"I{name}.sol").write_text(library)
+    print(f"wrote {foundry / name}.json (Foundry layout), {out / name}.standard-input.json (solc input, for "
+          f"explorer verification), {out}/I{name}.sol (interface and typed library for consumer contracts)")
 
 
 def _decisions(compiled) -> dict[str, str]:  # noqa: ANN001

@@ -168,9 +168,15 @@ def _run_compiler(std_input: dict) -> dict:
     return _run_native(native, std_input) if native else _run_solcjs(std_input)
 
 
+def standard_json_input(sources: dict[str, str]) -> dict:
+    """The closed standard-JSON input ml2sc compiles ``sources`` with: every import inlined,
+    the pinned settings (what a block explorer's verifier needs to reproduce the bytecode)."""
+    return _resolve_imports(_standard_input(sources))
+
+
 def compile_solidity(sources: dict[str, str]) -> CompileResult:
     """Compile ``{filename: source}``; imports of ``ml2sc/...`` and ``@prb/math/...`` are resolved."""
-    std_input = _resolve_imports(_standard_input(sources))
+    std_input = standard_json_input(sources)
     key = hashlib.sha256(json.dumps(std_input, sort_keys=True).encode()).hexdigest()
     cache_file = _cache_dir() / f"{key}.json"
     if cache_file.is_file():
