@@ -9,6 +9,8 @@ wrote on the IR, so the simulator and the cost model read the same answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ml2sc.backends.base import Program
 from ml2sc.backends.common.dispatch import OpDispatch
 from ml2sc.backends.common.io import output_slots
@@ -34,6 +36,13 @@ class Emitter(OpDispatch):
     def source(self) -> str:
         """The whole Solidity file."""
         raise NotImplementedError
+
+    def write_contract(self, header: str, *parts: Callable[[], None]) -> str:
+        """``header { parts... }`` closing the file: each part writes one section of the body."""
+        with self.w.block(header):
+            for part in parts:
+                part()
+        return self.w.text()
 
     def conventions(self) -> dict[str, object]:
         """The Program fields that say how to talk to this contract (``input_decimals``,

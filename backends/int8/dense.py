@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ml2sc.ir.errors import Ml2scError
 
@@ -42,8 +43,9 @@ class DensePass:
     outputs: int  # real outputs in this pass (the last bundle may be partial)
 
 
-@dataclass(frozen=True)
-class DensePlan:
+class DensePlan(NamedTuple):
+    """A layer's lanes (``lane_bytes`` each) and its passes over the inputs."""
+
     lane_bytes: int
     n_in: int
     n_out: int

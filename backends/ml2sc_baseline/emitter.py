@@ -76,12 +76,7 @@ class Ml2scBaselineEmitter(Emitter):
         w.line(f'import {{ {BASE} }} from "ml2sc/{BASE}.sol";')
         w.blank()
         w.comment(f"Errors, owner, uploads, entry points and activations: {BASE} (runtime_sol/{BASE}.sol).")
-        with w.block(f"contract {self.contract} is {BASE}"):
-            self._state()
-            self._forward()
-            self._label()
-            self._layer()
-        return w.text()
+        return self.write_contract(f"contract {self.contract} is {BASE}", self._state, self._forward, self._label, self._layer)
 
     def _state(self) -> None:
         w = self.w

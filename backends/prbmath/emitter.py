@@ -81,12 +81,7 @@ class PrbMathEmitter(Emitter):
         w.comment("Implements IML2SCModel. The functions returning int256[] write their ABI-encoded result")
         w.comment("from assembly and so declare no Solidity return type (that saves solc's unreachable")
         w.comment("encoder, ~84 bytes); the artifact's ABI is IML2SCModel's, whose selectors they match.")
-        with w.block(f"contract {self.contract}"):
-            self._constants()
-            self._entry_points()
-            self._forward()
-            self._helpers()
-        return w.text()
+        return self.write_contract(f"contract {self.contract}", self._constants, self._entry_points, self._forward, self._helpers)
 
     def _constants(self) -> None:
         w, lay = self.w, self.layout
