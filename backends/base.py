@@ -45,6 +45,9 @@ class Program:
     #: bytes. The driver deploys them first, in order, and passes their addresses to the main
     #: contract's constructor as ``address[]``.
     data_contracts: tuple[bytes, ...] = ()
+    #: What each data contract is, for gas reports (e.g. prbmath's stage contracts, which hold code:
+    #: ``stage0:L1[0:96]``); default ``data<k>``.
+    data_contract_names: tuple[str, ...] = ()
 
     @property
     def solidity(self) -> str:

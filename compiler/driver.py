@@ -216,7 +216,8 @@ class CompiledModel:
         addresses, gas = [], []
         bar = tqdm(blobs, desc="data contracts", unit="contract", disable=not progress or len(blobs) < 2 or None)
         for k, runtime in enumerate(bar):
-            label = f"{self.program.contract_name}.data{k}"
+            names = self.program.data_contract_names
+            label = f"{self.program.contract_name}.{names[k] if k < len(names) else f'data{k}'}"
             reused = journal.lookup(chain, runtime) if journal else None
             if reused:
                 addresses.append(reused)

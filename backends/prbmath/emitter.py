@@ -21,6 +21,7 @@ from ml2sc.backends.common.fixed import UNIT, from_fixed, to_unit
 from ml2sc.backends.common.naming import selector
 from ml2sc.backends.common.yul import dec_lit, hex_lit, nested_sum, plus, times
 from ml2sc.backends.prbmath.layout import Layout, plan_layout
+from ml2sc.backends.prbmath.stages import CODE_SIZE_LIMIT, Stage, gemm_size, split_gemm
 from ml2sc.backends.prbmath.weights import gemm_rows
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module
@@ -30,6 +31,12 @@ PACKED_INPUT_BYTES = 8
 U = str(UNIT)
 TILE = 10  # inputs on the stack at once; measured: 12 overflows solc's 16 reachable slots with mixed signs and a bias, 11 fits
 COMMENT_WEIGHTS = 64  # gemms with at most this many weights get each row's float values as a comment
+# When to split: a model's one-contract runtime measured its gemms' code (as ``stages.assemble``
+# writes it) plus 1.5-3.1 KB (entry points, helpers, ~15-25 bytes per sigmoid/tanh element) on six
+# models; the estimate below takes 2 KB + 30 bytes per element of the other ops, and the model is
+# split when that exceeds the limit less 1 KB. Gemms are then moved out, largest first, until the
+# entry's estimate fits.
+OTHER_BYTES, OTHER_BYTES_PER_ELEMENT, SIZE_MARGIN = 2_000, 30, 1_024
 
 
 def _update(acc: str | None, terms: list[tuple[str, int]]) -> str:
@@ -58,16 +65,54 @@ def _divisor_text(div: int) -> str:
 class PrbMathEmitter(Emitter):
     backend = "prbmath"
 
-    def __init__(self, module: Module, input_bits: int) -> None:
+    def __init__(self, module: Module, input_bits: int, split: bool | None = None) -> None:
+        """``split``: gemms in stage contracts (True), all in one contract (False), or True exactly
+        when the gemms' code exceeds ``SPLIT_GEMM_BYTES`` (None, the default)."""
         super().__init__(module)
         self.input_bits = input_bits
         self.layout: Layout = plan_layout(module)
         self.packed_words = (self.n_in + 3) // 4
         self.uses_fixedmath = any(isinstance(op, ops.Sigmoid | ops.Tanh | ops.Softmax) for op in module.ops)
+        self.stages: dict[str, list[Stage]] = self._plan_stages(split)
+        self.stage_list: list[Stage] = [s for group in self.stages.values() for s in group]
+        self.mut = "view" if self.stage_list else "pure"  # STATICCALLs to the stages read the chain
+
+    def _plan_stages(self, split: bool | None) -> dict[str, list[Stage]]:
+        """Gemm result -> its stage contracts (empty: the one-contract model of small models)."""
+        gemms = [op for op in self.m.ops if isinstance(op, ops.Gemm)]
+        args = {}
+        for op in gemms:
+            rows = gemm_rows(self.m, op)
+            bias = self.m.constant(op.bias).values if op.bias else (0,) * len(rows)
+            args[op.result.name] = (rows, bias, op.tag("fuse") == "relu", op.input.type.size)
+        sizes = {k: gemm_size(*a) for k, a in args.items()}
+        other = OTHER_BYTES + OTHER_BYTES_PER_ELEMENT * sum(
+            op.result.type.size for op in self.m.ops if not isinstance(op, ops.Gemm))
+        budget = CODE_SIZE_LIMIT - SIZE_MARGIN - other
+        if split is None:
+            split = sum(sizes.values()) > budget
+        if not split:
+            return {}
+        inline = dict(sizes)  # the gemms the entry keeps: drop the largest until the rest fits
+        while inline and sum(inline.values()) > budget:
+            del inline[max(inline, key=inline.__getitem__)]
+        if len(inline) == len(sizes):  # split=True on a model that fits: move the largest gemm out
+            del inline[max(inline, key=inline.__getitem__)]
+        return {op.result.name: split_gemm(op.result.name, op.input.name, *args[op.result.name])
+                for op in gemms if op.result.name not in inline}
 
     def conventions(self) -> dict[str, object]:
-        return {"input_decimals": 18, "packed_input_bytes": PACKED_INPUT_BYTES,
-                "metadata": {"input_bits": str(self.input_bits), "abi_interface": "ml2sc/IML2SCModel.sol:IML2SCModel"}}
+        metadata = {"input_bits": str(self.input_bits), "abi_interface": "ml2sc/IML2SCModel.sol:IML2SCModel"}
+        if not self.stage_list:
+            return {"input_decimals": 18, "packed_input_bytes": PACKED_INPUT_BYTES, "metadata": metadata}
+        metadata["stage_contracts"] = str(len(self.stage_list))
+        return {"input_decimals": 18, "packed_input_bytes": PACKED_INPUT_BYTES, "metadata": metadata,
+                "data_contracts": tuple(s.code for s in self.stage_list),
+                "data_contract_names": tuple(self._stage_label(k) for k in range(len(self.stage_list)))}
+
+    def _stage_label(self, k: int) -> str:
+        s = self.stage_list[k]
+        return f"stage{k}:{self.layout.memory.name(s.value)}[{s.start}:{s.stop}]"
 
     # ----------------------------------------------------------------- file
     def source(self) -> str:
@@ -81,7 +126,7 @@ class PrbMathEmitter(Emitter):
         w.comment("Implements IML2SCModel. The functions returning int256[] write their ABI-encoded result")
         w.comment("from assembly and so declare no Solidity return type (that saves solc's unreachable")
         w.comment("encoder, ~84 bytes); the artifact's ABI is IML2SCModel's, whose selectors they match.")
-        return self.write_contract(f"contract {self.contract}", self._constants, self._entry_points, self._forward, self._helpers)
+        return self.write_contract(f"contract {self.contract}", self._constants, self._stage_constructor, self._entry_points, self._forward, self._helpers)
 
     def _constants(self) -> None:
         w, lay = self.w, self.layout
@@ -102,7 +147,7 @@ class PrbMathEmitter(Emitter):
     def _entry_points(self) -> None:
         w, lay = self.w, self.layout
         w.comment("One row of N_IN SD59x18 inputs -> N_OUT SD59x18 outputs.")
-        with w.block("function predict(int256[] calldata x) external pure"):
+        with w.block(f"function predict(int256[] calldata x) external {self.mut}"):
             w.line("_loadRow(x);")
             w.line("_forward();")
             w.line(f"assembly {{ return(RESULT, {lay.result_bytes}) }}")
@@ -110,7 +155,7 @@ class PrbMathEmitter(Emitter):
         words = self.packed_words
         w.comment(f"Cheapest entry: the row packed as {words} words of four int64 lanes (SD59x18, first input")
         w.comment("in the most significant lane): a quarter of the calldata of predict, no range check needed.")
-        with w.block("function predictPacked(uint256[] calldata row) external pure"):
+        with w.block(f"function predictPacked(uint256[] calldata row) external {self.mut}"):
             w.line(f"if (row.length != {words}) _lengthError({words}, row.length);")
             w.line("uint256 offset;")
             w.line('assembly ("memory-safe") { mstore(0x40, MEM_END) offset := row.offset }')
@@ -120,7 +165,7 @@ class PrbMathEmitter(Emitter):
         w.blank()
         w.comment(f"Many rows in one call: rows packed as in predictPacked, {words} words each, back to back;")
         w.comment("the result holds the outputs of each row back to back.")
-        shell.predict_batch(w, shell.BatchShape("uint256[]", str(words), str(32 * words), "_unpack"), "pure", "RESULT")
+        shell.predict_batch(w, shell.BatchShape("uint256[]", str(words), str(32 * words), "_unpack"), self.mut, "RESULT")
         w.blank()
         self._classify()
 
@@ -129,7 +174,7 @@ class PrbMathEmitter(Emitter):
         label = next((s for s, o in zip(slots, self.m.outputs, strict=True)
                       if isinstance(o.value.type.element, IntType)), None)
         address = self._slot_address(label) if label else 0
-        with shell.classify(w, "pure", "_loadRow", label, address) as needs_rule:
+        with shell.classify(w, self.mut, "_loadRow", label, address) as needs_rule:
             if not needs_rule:
                 return
             first = slots[0]
@@ -150,7 +195,7 @@ class PrbMathEmitter(Emitter):
         w = self.w
         w.blank()
         w.comment("The forward pass: reads the input vector at X, leaves the ABI-encoded result at RESULT.")
-        with w.block("function _forward() private pure"):
+        with w.block(f"function _forward() private {self.mut}"):
             for op in self.m.ops:
                 w.comment(self._describe(op))
                 self.lower(op)
@@ -173,6 +218,9 @@ class PrbMathEmitter(Emitter):
     @handles(ops.Gemm)
     def _gemm(self, op: ops.Gemm) -> None:
         w = self.w
+        if op.result.name in self.stages:
+            self._staged_gemm(op)
+            return
         rows = gemm_rows(self.m, op)
         bias = self.m.constant(op.bias).values if op.bias else (0,) * len(rows)
         exact = rows and rows[0][1] != UNIT
@@ -205,6 +253,37 @@ class PrbMathEmitter(Emitter):
             with w.block("assembly"):
                 for j in untouched:
                     self._finish(self._out(op, j), "0", rows[j][1], bias[j], relu)
+
+    def _staged_gemm(self, op: ops.Gemm) -> None:
+        """The gemm's outputs from its stage contracts: each gets the input vector as calldata and
+        its outputs' words come back straight into the output region."""
+        w, n = self.w, op.input.type.size
+        fused = " and relu" if op.tag("fuse") == "relu" else ""
+        w.comment(f"y_j = sdiv(sum_i x_i * K_ji, D_j) + b_j{fused} for {op.result.type.size} outputs, in stage contracts")
+        src = self.layout.at(op.input.name)
+        for s in self.stages[op.result.name]:
+            k = self.stage_list.index(s)
+            w.line(f"_stage(S{k}, {src}, {32 * n}, {self._out(op, s.start)}, {32 * s.n_outputs}); // outputs {s.start}..{s.stop - 1}")
+
+    def _stage_constructor(self) -> None:
+        """Immutable stage addresses, each checked against the code hash of the compiled stage."""
+        w, stages = self.w, self.stage_list
+        if not stages:
+            return
+        w.comment("Stage contracts (deployed first, straight-line code assembled by the compiler): each computes")
+        w.comment("a range of one gemm's outputs from its input vector (raw int256 words in, raw words out).")
+        w.line("error StageContracts(uint256 expected, uint256 got);")
+        w.line("error StageCodeHash(uint256 index);")
+        for k, s in enumerate(stages):
+            w.line(f"address internal immutable S{k}; // {self._stage_label(k)}, {len(s.code):,} bytes")
+        w.blank()
+        w.comment("The stage addresses, in order; each must hold exactly the code this compiler assembled.")
+        with w.block("constructor(address[] memory stages)"):
+            w.line(f"if (stages.length != {len(stages)}) revert StageContracts({len(stages)}, stages.length);")
+            for k, s in enumerate(stages):
+                w.line(f"if (stages[{k}].codehash != {s.codehash}) revert StageCodeHash({k});")
+                w.line(f"S{k} = stages[{k}];")
+        w.blank()
 
     def _weight_comments(self, op: ops.Gemm) -> None:
         """Small layers: each output's weights and bias as floats, to audit the code against the model."""
@@ -317,6 +396,11 @@ class PrbMathEmitter(Emitter):
             with w.block("function _checkMemoryRange() private pure"):
                 self._range_loop("mload(add(X, shl(5, i)))", "N_IN")
         self._fixedmath_helpers()
+        if self.stage_list:
+            w.blank()
+            w.comment("Runs one stage contract: `inBytes` of input words at `input` in, `outBytes` of outputs to `output`.")
+            with w.block("function _stage(address stage, uint256 input, uint256 inBytes, uint256 output, uint256 outBytes) private view"):
+                w.line('assembly ("memory-safe") { if iszero(staticcall(gas(), stage, input, inBytes, output, outBytes)) { revert(0, 0) } }')
 
     def _fixedmath_helpers(self) -> None:
         """Views of memory words as FixedMath's argument types, only for the functions used."""
