@@ -36,7 +36,7 @@ def _compile(args: argparse.Namespace):  # noqa: ANN202
     what = "calibration" if calibration else "data"
     calibration = calibration or getattr(args, "data", None)  # run/validate: the --data rows
     return compile_model(args.model, backend=args.backend, pipeline=args.pipeline, calibration=calibration,
-                         calibration_name=what)
+                         calibration_name=what, accept_loss=getattr(args, "accept_loss", False))
 
 
 def _data_rows(args: argparse.Namespace, compiled) -> tuple[np.ndarray, list[list[int]]]:  # noqa: ANN001
@@ -148,6 +148,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         np.savez(args.out, **outputs)
     report = deployed.gas.summary() | {"contract": compiled.program.contract_name, "backend": args.backend,
                                        "chain": deployed.chain.name, "rows": len(rows)} | _decisions(compiled)
+    if compiled.agreement is not None:  # int8: decisions equal to the float model's, on the calibration rows
+        report["calibration_agreement"] = round(compiled.agreement, 4)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -278,6 +280,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline", help="override the backend's pass pipeline, e.g. 'canonicalize,quantize-fixed'")
     p.add_argument("--calibration", metavar="X.npy",
                    help="rows that quantizing backends (int8) choose ranges from; run/validate default to --data")
+    p.add_argument("--accept-loss", action="store_true",
+                   help="int8: compile even when the quantized model agrees with the float model on fewer than "
+                        "95%% of the calibration rows")
     p.add_argument("--layout", choices=["swar", "dense", "auto"],
                    help="int8 weight layout: swar (pre-spread words, cheapest per inference; the default), dense "
                         "(one byte a weight, cheapest to deploy) or auto (from --calls)")

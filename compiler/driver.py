@@ -172,6 +172,7 @@ class CompiledModel:
     program: Program
     backend: Backend
     onnx_model: Any = None
+    agreement: float | None = None  # int8: share of calibration rows deciding as the float model
 
     @property
     def solidity(self) -> str:
@@ -410,6 +411,7 @@ def compile(  # noqa: A001 - the public name the design promises
     n_features: int | None = None,
     calibration: Any = None,
     calibration_name: str = "calibration",
+    accept_loss: bool = False,
 ) -> CompiledModel:
     """Model -> CompiledModel for ``backend`` (default pipeline unless given).
 
@@ -424,6 +426,9 @@ def compile(  # noqa: A001 - the public name the design promises
     array or a .npy path) feeds the passes that choose quantization ranges from data
     (the int8 backend's ``quantize-int8``); other pipelines ignore it. ``calibration_name``
     names a calibration file in errors ("data" when the CLI calibrates with --data).
+    A quantized compilation (int8) is then checked on those rows: its decisions must agree
+    with the float model's on at least ``agreement.MIN_AGREEMENT`` of them, else a one-line
+    error, unless ``accept_loss``; the result's ``agreement`` holds the share.
     """
     float_ir, onnx_model = load_onnx_ir(model, name=name, sample_input=sample_input, n_features=n_features)
     be = get_backend(backend)
@@ -433,4 +438,9 @@ def compile(  # noqa: A001 - the public name the design promises
         calibration = checked_calibration(calibration, float_ir, onnx_model, calibration_name)
         manager.passes = [with_calibration(p, calibration) for p in manager.passes]
     module = manager.run(float_ir)
-    return CompiledModel(float_ir, module, be.emit(module), be, onnx_model)
+    compiled = CompiledModel(float_ir, module, be.emit(module), be, onnx_model)
+    if isinstance(calibration, np.ndarray) and module.attribute("number_format") == "int8":
+        from ml2sc.compiler.agreement import check_agreement
+
+        compiled.agreement = check_agreement(compiled, calibration, accept_loss)
+    return compiled

@@ -315,23 +315,48 @@ class Quantize(Op):
 
     ``multiplier / 2^shift`` approximates 1 / (10^18 * scale); inputs beyond
     +-2^127 saturate first, so the product never leaves int256.
+
+    Per-feature form (``quantize %x, @params {multiplier = 0, shift = 0}``): ``params``
+    is a ``tensor<Kx3x..>`` integer constant, row i = (A_i, S_i, z_i), and feature i is
+    quantized with its own scale: q_i = clamp(((x_i * A_i + 2^(S_i-1)) >> S_i) + z_i).
+    The result type is then the nominal ``qi8<1.0, 0>`` (there is no single scale) and
+    only ``qgemm`` may read it: the quantization pass folds each s_i into the weights
+    and each z_i into the bias.
     """
 
     input: Value
+    params: str | None = None
     multiplier: int = 1
     shift: int = 1
     mnemonic: ClassVar[str] = "quantize"
     operand_fields: ClassVar[tuple[str, ...]] = ("input",)
+    constant_fields: ClassVar[tuple[str, ...]] = ("params",)
     attribute_fields: ClassVar[tuple[str, ...]] = ("multiplier", "shift")
 
     def verify(self, module: Module) -> None:
         if not isinstance(self.input.type.element, FixedType):
             raise self.fail(f"operand must be fixed-point, got {self.input.type}")
-        _quant(self, self.result.type, "result")
+        q = _quant(self, self.result.type, "result")
         if self.result.type.shape != self.input.type.shape:
             raise self.fail(f"result shape {self.result.type.shape} != operand shape {self.input.type.shape}")
-        if not (0 < self.multiplier < 2**120 and 1 <= self.shift <= 240):
-            raise self.fail(f"multiplier {self.multiplier} / shift {self.shift} out of range")
+        if self.params is None:
+            if not (0 < self.multiplier < 2**120 and 1 <= self.shift <= 240):
+                raise self.fail(f"multiplier {self.multiplier} / shift {self.shift} out of range")
+            return
+        if self.multiplier != 0 or self.shift != 0:
+            raise self.fail("a per-feature quantize (with @params) takes multiplier = 0, shift = 0")
+        if (q.bits, q.scale, q.zero_point, q.signed) != (8, 1.0, 0, True):
+            raise self.fail(f"a per-feature quantize's result is the nominal qi8<1.0, 0>, got {q}")
+        c = _constant(self, module, self.params)
+        k = self.input.type.size
+        if c.type.shape != (k, 3) or not isinstance(c.type.element, IntType):
+            raise self.fail(f"@{self.params} must be an integer tensor<{k}x3x..> of (multiplier, shift, zero point) rows")
+        for i, (a, s, z) in enumerate(c.rows()):
+            if not (0 < a < 2**120 and 1 <= s <= 240 and -128 <= z <= 127):
+                raise self.fail(f"@{self.params} row {i} (multiplier {a}, shift {s}, zero point {z}) out of range")
+        readers = [op for op in module.ops if self.result in op.operands]
+        if any(not isinstance(op, QGemm) for op in readers) or any(o.value == self.result for o in module.outputs):
+            raise self.fail("a per-feature quantized input may only be read by qgemm")
 
 
 @dataclass(frozen=True)

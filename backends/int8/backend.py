@@ -26,10 +26,12 @@ class Int8Backend(Backend):
 
     def __init__(self) -> None:
         self._quantize: ops.Quantize | None = None
+        self._module: Module | None = None  # the emitted module (per-feature quantize params live in it)
 
     def emit(self, module: Module) -> Program:
         program = Int8Emitter(module).program()
         self._quantize = module.ops[0]  # type: ignore[assignment]
+        self._module = module
         return program
 
 
@@ -40,7 +42,10 @@ class Int8Backend(Backend):
             raise Ml2scError("int8 backend: emit the module before packing rows")
         qt = q.result.type.element
         assert isinstance(qt, QuantType)
-        return [nx.quantize_input(v, q.multiplier, q.shift, qt) for v in row]
+        mod = module if module is not None else self._module
+        params = mod.constant(q.params).values if q.params and mod is not None else None
+        quantizers = nx.input_quantizers(q.multiplier, q.shift, qt, params, len(row))  # type: ignore[arg-type]
+        return [nx.quantize_input(v, a, s, t) for v, (a, s, t) in zip(row, quantizers, strict=True)]
 
     def pack_row(self, row: list[int]) -> bytes | None:
         """The ``predictPacked(bytes)`` argument: one two's complement byte per input, quantized off chain."""

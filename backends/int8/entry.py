@@ -136,6 +136,15 @@ class Int8Entry(Emitter):
         qt = qtype(q.result.type.element)
         lo, hi = nx.type_range(qt)
         w.blank()
+        if q.params:
+            self._quantize_per_feature()
+        else:
+            self._quantize_per_tensor(q, qt, lo, hi)
+        w.blank()
+        self._unpack_function()
+
+    def _quantize_per_tensor(self, q: ops.Quantize, qt: QuantType, lo: int, hi: int) -> None:
+        w = self.w
         v_lo, v_hi = nx.input_thresholds(q.multiplier, q.shift, qt)
         w.comment("SD59x18 -> int8 (numerics.quantize_input): q = sar(S, x * A + 2^(S-1)) + z, clamped. The formula")
         w.comment(f"only runs strictly between the thresholds where it reaches the clamp bounds ({lo}, {hi}),")
@@ -152,7 +161,35 @@ class Int8Entry(Emitter):
                     w.line(f"let q := {lit(lo + self.xbias)}")
                     w.line(f"if sgt(v, {lit(v_lo)}) {{ q := {lit(hi + self.xbias)} if slt(v, {lit(v_hi)}) {{ q := {qexpr} }} }}")
                     w.line("mstore(add(X, shl(5, i)), q)")
-        w.blank()
+
+    def _quantize_per_feature(self) -> None:
+        """Per-feature input quantization (``quantize`` with @params), unrolled: feature i has its
+        own multiplier, shift, zero point and thresholds as immediates."""
+        w, q = self.w, self.quant
+        assert q.params is not None
+        quantizers = nx.input_quantizers(0, 0, qtype(q.result.type.element), self.m.constant(q.params).values,  # type: ignore[arg-type]
+                                         self.n_in)
+        lo, hi = -128 + self.xbias, 127 + self.xbias
+        w.comment("SD59x18 -> int8 per feature (numerics.quantize_input with row i of the quantize op's params):")
+        w.comment("q_i = sar(S_i, x_i * A_i + 2^(S_i-1) + z_i 2^S_i), run only strictly between feature i's thresholds")
+        w.comment(f"where it reaches the clamp bounds ({lo}, {hi}), so the product cannot overflow.")
+        with w.block("function _quantizeRow(int256[] calldata x) private pure"):
+            w.line("if (x.length != N_IN) _lengthError(N_IN, x.length);")
+            with w.block('assembly ("memory-safe")'):
+                w.line("mstore(0x40, MEM_END)")
+                w.line("let o := x.offset")
+                for i, (a, sh, qi) in enumerate(quantizers):
+                    v_lo, v_hi = nx.input_thresholds(a, sh, qi)
+                    c = (1 << (sh - 1)) + ((qi.zero_point + self.xbias) << sh)  # rounding and zero point, before the shift
+                    prod = "mul(v, " + hex_lit(a) + ")"
+                    body = f"add({prod}, {hex_lit(c)})" if c >= 0 else f"sub({prod}, {hex_lit(-c)})"
+                    load = "calldataload(o)" if i == 0 else f"calldataload(add(o, {hex_lit(32 * i)}))"
+                    w.line(f"{{ let v := {load} let q := {lit(lo)}")
+                    w.line(f"  if sgt(v, {lit(v_lo)}) {{ q := {lit(hi)} if slt(v, {lit(v_hi)}) {{ q := sar({sh}, {body}) }} }}")
+                    w.line(f"  mstore({self.mem.at(q.result.name, i)}, q) }}")
+
+    def _unpack_function(self) -> None:
+        w = self.w
         if self.xbias:
             w.comment("Packed int8 bytes at calldata offset src -> one word per input at X, holding q + 128")
             w.comment("(only qgemms read X; they fold the 128 into their constants): one XOR per 32 bytes and")

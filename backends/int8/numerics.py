@@ -71,6 +71,18 @@ def quantize_input(x: int, a: int, s: int, q: QuantType) -> int:
     return clamp(((x * a + (1 << (s - 1))) >> s) + q.zero_point, lo, hi)
 
 
+def input_quantizers(multiplier: int, shift: int, q: QuantType, params: tuple[int, ...] | None,
+                     n: int) -> list[tuple[int, int, QuantType]]:
+    """(A_i, S_i, type_i) for each of the ``n`` inputs of a ``quantize`` op: the op's one
+    multiplier, shift and type for every input, or row i of its per-feature ``params``
+    (type_i: 8 bits, zero point z_i; its scale, folded into the weights, is not needed here)."""
+    if params is None:
+        return [(multiplier, shift, q)] * n
+    if 3 * n != len(params):
+        raise Ml2scError(f"int8: a row of {n} inputs for a model that takes {len(params) // 3}")
+    return [(params[3 * i], params[3 * i + 1], QuantType(8, 1.0, params[3 * i + 2])) for i in range(n)]
+
+
 def input_thresholds(a: int, s: int, q: QuantType) -> tuple[int, int]:
     """(v_lo, v_hi): quantize_input gives the type's minimum for x <= v_lo and its maximum for x >= v_hi.
 

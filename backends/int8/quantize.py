@@ -38,6 +38,9 @@ _TABLES = {
                   QuantType(8, 1 / 256, -128)),
     ops.Tanh: (math.tanh, QuantType(8, 1 / 128, 0)),
 }
+INPUT_MODES = ("auto", "tensor", "feature")
+PER_FEATURE_MAX_INPUTS = 128  # predict(int256[]) quantizes per-feature inputs unrolled (~75 bytes of code each)
+NOISE_LIMIT = 0.1  # inputs=auto: per-feature when one input scale's noise exceeds this share of a gemm output's spread
 _SUPPORTED = (ops.Gemm, ops.Relu, ops.LeakyRelu, ops.Sigmoid, ops.Tanh, ops.HardSigmoid, ops.Clip,
               ops.Softmax, ops.ArgMax, ops.LabelMap)
 
@@ -62,6 +65,7 @@ class QuantizeInt8(ModulePass):
     lanes: int = 0  # SWAR lanes per word; 0: as many as the overflow proof allows
     logits_bits: int = 16
     weights: str = "auto"  # auto | data (data contracts) | inline (code immediates, small models)
+    inputs: str = "auto"  # auto | tensor (one input scale) | feature (a scale and zero point per input feature)
     calibration: Any = field(default=None, compare=False, repr=False)
 
     def apply(self, module: Module) -> Module:
@@ -69,6 +73,8 @@ class QuantizeInt8(ModulePass):
             raise Ml2scError(
                 "int8: quantize-int8 needs calibration data: ml2sc.compile(..., calibration=X) "
                 "or --calibration X.npy (run/validate use their --data rows)")
+        if self.inputs not in INPUT_MODES:
+            raise Ml2scError(f"int8: inputs={self.inputs!r}; expected one of {', '.join(INPUT_MODES)}")
         bad = [op for op in module.ops if not isinstance(op, _SUPPORTED)]
         if bad:
             hint = " (run fuse-affine / fold-batchnorm first)" if isinstance(bad[0], ops.Affine | ops.BatchNorm) else ""
@@ -109,13 +115,23 @@ class _Quantizer:
         self.ops: list[ops.Op] = []
         self.fused: set[str] = set()
         self.outputs = {o.value.name for o in module.outputs}
+        self.feature_input: tuple[np.ndarray, np.ndarray] | None = None  # per-feature input scales, zero points
 
     def run(self) -> Module:
         x = self.m.inputs[0]
         fixed = Value(x.name, x.type.with_element(FixedType(18)))
-        qx = self.o.qtype(self.env[x.name])
-        a, s = nx.input_multiplier(qx.scale)
-        self.emit(ops.Quantize(Value(f"{x.name}.q", x.type.with_element(qx)), fixed, a, s), x.name)
+        samples = np.asarray(self.env[x.name], dtype=np.float64).reshape(-1, x.type.size)
+        qx = self.o.qtype(samples)
+        if self.input_mode(x, samples, qx) == "feature":
+            per = [self.o.qtype(samples[:, i]) for i in range(x.type.size)]
+            params = [v for t in per for v in (*nx.input_multiplier(t.scale), t.zero_point)]
+            name = self.const(f"{x.name}.q.params", IntType(128), params, (x.type.size, 3))
+            self.feature_input = (np.array([t.scale for t in per]), np.array([t.zero_point for t in per]))
+            nominal = x.type.with_element(QuantType(8, 1.0, 0))
+            self.emit(ops.Quantize(Value(f"{x.name}.q", nominal), fixed, name, multiplier=0, shift=0), x.name)
+        else:
+            a, s = nx.input_multiplier(qx.scale)
+            self.emit(ops.Quantize(Value(f"{x.name}.q", x.type.with_element(qx)), fixed, multiplier=a, shift=s), x.name)
         for op in self.m.ops:
             if op.result.name not in self.fused:
                 self.lower(op)
@@ -125,6 +141,44 @@ class _Quantizer:
             attrs["int8.weights"] = self.o.weights
         return replace(self.m, inputs=(fixed,), ops=tuple(self.ops), outputs=outputs,
                        constants=tuple(self.consts), attributes=tuple(sorted(attrs.items())))
+
+    def input_mode(self, x: Value, samples: np.ndarray, qx: QuantType) -> str:
+        """``tensor`` (one scale for the whole input) or ``feature`` (one per input feature).
+
+        Per-feature quantization needs every reader of the input to be a gemm (each feature's
+        scale is folded into its weight column, its zero point into the bias) and at most
+        PER_FEATURE_MAX_INPUTS inputs (the contract's ``predict`` quantizes them unrolled).
+        ``auto`` takes it when one input scale would drown a gemm's output in noise: the
+        rounding noise a step of the shared scale adds to output j, s sqrt(sum_i W_ji^2 / 12),
+        above NOISE_LIMIT of that output's spread on the calibration rows."""
+        readers = self.users(x)
+        possible = (readers and all(isinstance(op, ops.Gemm) for op in readers) and x.name not in self.outputs
+                    and x.type.size <= PER_FEATURE_MAX_INPUTS)
+        if self.o.inputs == "feature" and not possible:
+            raise Ml2scError(
+                f"int8: inputs=feature needs an input read only by gemms and at most {PER_FEATURE_MAX_INPUTS} "
+                f"features (the model's input has {x.type.size} and is read by "
+                f"{', '.join(sorted({op.mnemonic for op in readers})) or 'nothing'})")
+        if self.o.inputs != "auto":
+            return self.o.inputs
+        if not possible:
+            return "tensor"
+        return "feature" if self.input_noise(readers, qx.scale) > NOISE_LIMIT else "tensor"
+
+    def input_noise(self, gemms: list[ops.Op], scale: float) -> float:
+        """The largest ratio, over the outputs of the gemms reading the input, of the rounding
+        noise of one input scale to the output's standard deviation on the calibration rows."""
+        worst = 0.0
+        for op in gemms:
+            assert isinstance(op, ops.Gemm)
+            c = self.m.constant(op.weight)
+            w = np.asarray(c.values, dtype=np.float64).reshape(c.type.shape)
+            noise = scale * np.sqrt((w**2).sum(axis=1) / 12)
+            spread = np.asarray(self.env[op.result.name], dtype=np.float64).reshape(-1, w.shape[0]).std(axis=0)
+            live = spread > 0
+            if live.any():
+                worst = max(worst, float((noise[live] / spread[live]).max()))
+        return worst
 
     # -- helpers -------------------------------------------------------------
     def emit(self, op: ops.Op, old_name: str) -> None:
@@ -187,11 +241,21 @@ class _Quantizer:
         assert isinstance(qx, QuantType)
         w = np.asarray(self.m.constant(op.weight).values, dtype=np.float64).reshape(self.m.constant(op.weight).type.shape)
         b = np.asarray(self.m.constant(op.bias).values, dtype=np.float64) if op.bias else np.zeros(w.shape[0])
+        per_feature = self.feature_input is not None and qin.name == self.ops[0].result.name
+        if per_feature:  # input i is s_i (q_i - z_i): s_i goes into column i (qx is the nominal qi8<1.0, 0>)
+            assert self.feature_input is not None
+            w = w * self.feature_input[0][None, :]
         s_w = np.abs(w).max(axis=1) / 127.0
         s_w[s_w == 0] = 1.0
         wq = np.clip(np.round(w / s_w[:, None]), -127, 127).astype(np.int64)
         rows = [[int(v) for v in r] for r in wq]
-        bias = [round_int(bj / (qx.scale * sj)) - qx.zero_point * sum(r) for bj, sj, r in zip(b, s_w, rows, strict=True)]
+        if per_feature:
+            assert self.feature_input is not None
+            zs = [int(z) for z in self.feature_input[1]]
+            bias = [round_int(bj / sj) - sum(z * v for z, v in zip(zs, r, strict=True))
+                    for bj, sj, r in zip(b, s_w, rows, strict=True)]
+        else:
+            bias = [round_int(bj / (qx.scale * sj)) - qx.zero_point * sum(r) for bj, sj, r in zip(b, s_w, rows, strict=True)]
         where = f"gemm {op.result} ({w.shape[1]} inputs)"
         self.check_int32(rows, bias, where)
         lanes = self.o.lanes or auto_lanes(rows, -128, 127)

@@ -27,7 +27,9 @@ class Int8Simulator(Simulator):
 
     @handles(ops.Quantize)
     def quantize(self, op: ops.Quantize, x: Vector) -> Vector:
-        return [nx.quantize_input(v, op.multiplier, op.shift, _qtype(op)) for v in x]
+        params = self.m.constant(op.params).values if op.params else None
+        quantizers = nx.input_quantizers(op.multiplier, op.shift, _qtype(op), params, len(x))  # type: ignore[arg-type]
+        return [nx.quantize_input(v, a, s, q) for v, (a, s, q) in zip(x, quantizers, strict=True)]
 
     @handles(ops.QGemm)
     def qgemm(self, op: ops.QGemm, x: Vector) -> Vector:
