@@ -94,12 +94,3 @@ def layer_labels(module: Module) -> dict[str, tuple[str, str]]:
         taken.add(name)
         labels[op.result.name] = (name, what)
     return labels
-
-
-def layer_of(module: Module) -> dict[str, int]:
-    """IR value -> its layer number as the user sees it (0: before the first gemm)."""
-    out, layer = {}, 0
-    for op in module.ops:
-        layer += isinstance(op, ops.Gemm | ops.QGemm)
-        out[op.result.name] = layer
-    return out

@@ -123,6 +123,20 @@ def write_result(w: SolidityWriter, result: int, slots: tuple[OutputSlot, ...], 
             w.line(f"mcopy({hex_lit(result + 64 + 32 * slot.offset)}, {src}, {32 * slot.size}) // {slot.name}")
 
 
+def address_constructor(w: SolidityWriter, param: str, codehashes: list[str], count_error: str,
+                        hash_error: str, prefix: str) -> None:
+    """``constructor(address[] memory param)`` for contracts deployed first: their number and each
+    one's code hash checked against what the compiler produced, each address kept in the
+    immutable ``prefix<k>``."""
+    n = len(codehashes)
+    with w.block(f"constructor(address[] memory {param})"):
+        w.line(f"if ({param}.length != {n}) revert {count_error}({n}, {param}.length);")
+        for k, codehash in enumerate(codehashes):
+            w.line(f"if ({param}[{k}].codehash != {codehash}) revert {hash_error}({k});")
+            w.line(f"{prefix}{k} = {param}[{k}];")
+    w.blank()
+
+
 def length_error(w: SolidityWriter, error: str) -> None:
     w.comment("One copy of the InputLength revert for every entry point.")
     with w.block("function _lengthError(uint256 expected, uint256 got) private pure"):

@@ -66,12 +66,8 @@ class Int8Entry(Emitter):
         if not runtimes:
             return
         w.comment("The data contracts, deployed first; their code hashes are checked against the compiled weights.")
-        with w.block("constructor(address[] memory data)"):
-            w.line(f"if (data.length != {len(runtimes)}) revert {INTERFACE}.DataContracts({len(runtimes)}, data.length);")
-            for k, code in enumerate(runtimes):
-                w.line(f"if (data[{k}].codehash != 0x{keccak(code).hex()}) revert {INTERFACE}.DataContractHash({k});")
-                w.line(f"D{k} = data[{k}];")
-        w.blank()
+        shell.address_constructor(w, "data", [f"0x{keccak(code).hex()}" for code in runtimes],
+                                  f"{INTERFACE}.DataContracts", f"{INTERFACE}.DataContractHash", "D")
 
     # --------------------------------------------------------- entry points
     def _entry_points(self) -> None:

@@ -278,12 +278,7 @@ class PrbMathEmitter(Emitter):
             w.line(f"address internal immutable S{k}; // {self._stage_label(k)}, {len(s.code):,} bytes")
         w.blank()
         w.comment("The stage addresses, in order; each must hold exactly the code this compiler assembled.")
-        with w.block("constructor(address[] memory stages)"):
-            w.line(f"if (stages.length != {len(stages)}) revert StageContracts({len(stages)}, stages.length);")
-            for k, s in enumerate(stages):
-                w.line(f"if (stages[{k}].codehash != {s.codehash}) revert StageCodeHash({k});")
-                w.line(f"S{k} = stages[{k}];")
-        w.blank()
+        shell.address_constructor(w, "stages", [s.codehash for s in stages], "StageContracts", "StageCodeHash", "S")
 
     def _weight_comments(self, op: ops.Gemm) -> None:
         """Small layers: each output's weights and bias as floats, to audit the code against the model."""
