@@ -18,25 +18,8 @@ from ml2sc.chain import EmbeddedChain
 from ml2sc.compiler.driver import CompiledModel, get_backend
 from ml2sc.compiler.passes.manager import PassManager
 from ml2sc.ir import ops
-from ml2sc.ir.module import Constant, Module, Output, Value
-from ml2sc.ir.types import F32, TensorType
-
-
-def mlp(sizes: list[int], seed: int = 11) -> Module:
-    rng = np.random.default_rng(seed)
-    x = Value("x", TensorType((sizes[0],), F32))
-    value, body, consts = x, [], []
-    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:], strict=False)):
-        w = rng.normal(0, 1 / np.sqrt(n_in), (n_out, n_in)).astype(np.float32)
-        b = rng.normal(0, 0.1, n_out).astype(np.float32)
-        consts += [Constant(f"w{i}", TensorType(w.shape, F32), tuple(map(float, w.ravel()))),
-                   Constant(f"b{i}", TensorType(b.shape, F32), tuple(map(float, b)))]
-        out = Value(f"h{i}", TensorType((n_out,), F32))
-        body.append(ops.Gemm(out, value, f"w{i}", f"b{i}"))
-        act = ops.Relu if i < len(sizes) - 2 else ops.Softmax
-        value = Value(f"a{i}", out.type)
-        body.append(act(value, out))
-    return Module("mlp_" + "_".join(map(str, sizes)), (x,), tuple(body), (Output("y", value),), tuple(consts))
+from ml2sc.ir.module import Module
+from ml2sc.tools.bench_large import random_mlp
 
 
 def measure(module: Module, x: np.ndarray, layout: str) -> dict[str, float]:
@@ -61,7 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="784,128,10")
     sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
-    module = mlp(sizes)
+    module = random_mlp(sizes)
     x = np.random.default_rng(12).uniform(0, 1, (64, sizes[0])).astype(np.float32)
     results = {layout: measure(module, x, layout) for layout in ("swar", "dense")}
     base = results["swar"]

@@ -197,7 +197,7 @@ BASELINE_MAX_PARAMETERS = 1_000  # ML2SC's own sizes; digits alone takes ~20 min
 
 
 def run_bench(out_dir: Path, backends: list[str] | None = None, progress: Callable | None = None,
-              include_mnist: bool = True, baseline_all: bool = False) -> list[Result]:
+              include_mnist: bool = True, baseline_all: bool = False, include_large: bool = True) -> list[Result]:
     """Measure every (model, backend) pair on one embedded chain; write benchmarks.md and .png.
 
     The ML2SC-style baseline runs on ML2SC's nine models only unless ``baseline_all``:
@@ -213,8 +213,15 @@ def run_bench(out_dir: Path, backends: list[str] | None = None, progress: Callab
                                   error="skipped (over 20 minutes of py-evm in ML2SC's style; ml2sc bench --baseline-all)"))
             continue
         results.append(measure(c, b, chain))
+    markdown = render_markdown(results, backends)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "benchmarks.md").write_text(render_markdown(results, backends))
+    if include_large:
+        from ml2sc.tools.bench_large import plot_large, render_large, run_large
+
+        large = run_large(progress)
+        markdown += "\n" + "\n".join(render_large(large))
+        plot_large(large, out_dir / "benchmarks_layouts.png")
+    (out_dir / "benchmarks.md").write_text(markdown)
     plot(results, backends, out_dir / "benchmarks.png")
     return results
 

@@ -31,3 +31,23 @@ def test_measure_render_and_plot(chain, tmp_path: Path) -> None:
     assert "below ML2SC's published total" in text
     bench.plot([result], ["prbmath"], tmp_path / "b.png")
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.evm
+def test_large_models_section_on_a_small_model(tmp_path: Path) -> None:
+    """The large-model harness end to end on a model small enough for the default run: both int8
+    layouts measured on chain (EVM == simulator asserted inside), the table, the break-even line
+    and the layout plot."""
+    from ml2sc.tools import bench_large as large
+
+    results = [large.measure_large((32, 16, 4), "int8", layout) for layout in ("swar", "dense")]
+    swar, dense = results
+    assert swar.error is None and dense.error is None
+    assert dense.contracts > swar.contracts  # dense always keeps its weights in a data contract
+    assert dense.deploy < swar.deploy and dense.exec_gas > swar.exec_gas
+    assert swar.transactions_per_row == 1 and swar.agreement == 1.0
+    text = "\n".join(large.render_large(results))
+    assert "| 32-16-4 | int8 | swar | 596 |" in text
+    assert "`dense` costs less in total below" in text
+    large.plot_large(results, tmp_path / "l.png")
+    assert (tmp_path / "l.png").read_bytes()[:4] == b"\x89PNG"
