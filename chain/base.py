@@ -90,6 +90,8 @@ class TxResult:
     output: bytes = b""
     address: str | None = None
     execution_gas: int = 0  # gas spent by the EVM itself: gas_used minus intrinsic cost and calldata floor
+    tx_hash: str | None = None  # 0x-prefixed; what deployment records and explorers cite
+    block: int | None = None  # the block that included it
 
 
 def intrinsic_gas(data: bytes, create: bool = False) -> int:
@@ -169,6 +171,7 @@ class EmbeddedChain:
         # signed transaction ourselves keeps it, so one execution gives both.
         signed = self._backend._get_normalized_and_signed_evm_transaction(tx)
         _, receipt, computation = self._backend.chain.apply_transaction(signed)
+        block = self._backend.chain.get_canonical_head().block_number + 1  # the block being mined now
         self._backend.mine_blocks()
         if computation.is_error:
             data = bytes(computation.output)
@@ -179,7 +182,8 @@ class EmbeddedChain:
         address = None
         if "to" not in tx:
             address = "0x" + computation.msg.storage_address.hex()
-        return TxResult(receipt.gas_used, bytes(computation.output), address, computation.get_gas_used())
+        return TxResult(receipt.gas_used, bytes(computation.output), address, computation.get_gas_used(),
+                        "0x" + bytes(signed.hash).hex(), block)
 
     def deploy(self, initcode: bytes, value: int = 0) -> TxResult:
         result = self._send({"data": initcode, "value": value})

@@ -97,7 +97,8 @@ class RpcChain:
                                   "gas": hex(TX_GAS_CAP)}, "latest")
         receipt = self._send({"data": "0x" + initcode.hex(), "value": value})
         gas = int(receipt["gasUsed"], 16)
-        return TxResult(gas, b"", receipt["contractAddress"], gas - intrinsic_gas(initcode, create=True))
+        return TxResult(gas, b"", receipt["contractAddress"], gas - intrinsic_gas(initcode, create=True),
+                        receipt["transactionHash"], int(receipt["blockNumber"], 16))
 
     def call(self, to: str, data: bytes, value: int = 0) -> bytes:
         params = {"from": self.sender, "to": to, "data": "0x" + data.hex(), "gas": hex(TX_GAS_CAP)}
@@ -111,7 +112,8 @@ class RpcChain:
         tx = {"to": to_checksum_address(to), "data": "0x" + data.hex(), "value": value, **({"gas": gas} if gas else {})}
         receipt = self._send(tx)
         gas_used = int(receipt["gasUsed"], 16)
-        return TxResult(gas_used, output, None, gas_used - intrinsic_gas(data))
+        return TxResult(gas_used, output, None, gas_used - intrinsic_gas(data), receipt["transactionHash"],
+                        int(receipt["blockNumber"], 16))
 
     # Several parties, balances and time: what the marketplace needs (ml2sc.market.challenge).
     def party(self, index: int) -> RpcChain:

@@ -11,7 +11,7 @@ MIN_AGREEMENT = 0.95  # compile/run refuse an int8 model below this (unless acce
 MAX_ROWS = 2000  # rows simulated at most (the simulator is plain Python)
 
 
-def _decision(values: np.ndarray) -> np.ndarray:
+def decision(values: np.ndarray) -> np.ndarray:
     """Per row: a label as is; the argmax of several columns; one column: the side of 0.5."""
     v = np.asarray(values).reshape(len(values), -1)
     if v.dtype.kind in "iu" or v.shape[1] == 0:
@@ -26,7 +26,7 @@ def agreement(compiled: object, x: np.ndarray) -> float:
     sim = compiled.simulate(rows)  # type: ignore[attr-defined]
     ref = evaluate_all(compiled.float_ir, rows)  # type: ignore[attr-defined]
     first = compiled.float_ir.outputs[0]  # type: ignore[attr-defined]
-    got, want = _decision(sim[first.name]), _decision(ref[first.value.name])
+    got, want = decision(sim[first.name]), decision(ref[first.value.name])
     return float(np.mean(got == want)) if len(rows) else 1.0
 
 

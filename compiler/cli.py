@@ -90,6 +90,13 @@ def cmd_compile(args: argparse.Namespace) -> int:
     for key, value in _decisions(compiled).items():
         if not key.endswith("_why"):
             print(f"{key}: {value} ({_decisions(compiled).get(key + '_why', '')})")
+    if compiled.agreement is not None:
+        from ml2sc.compiler.agreement import MIN_AGREEMENT
+
+        below = compiled.agreement < MIN_AGREEMENT
+        print(f"calibration agreement: {compiled.agreement:.1%} of the calibration rows decide as the float model"
+              + (f" ({MIN_AGREEMENT - compiled.agreement:.1%} below the {MIN_AGREEMENT:.0%} threshold, accepted by --accept-loss)"
+                 if below else ""), file=sys.stderr if below else sys.stdout)
     return 0
 
 
@@ -112,7 +119,8 @@ def _write_tool_files(compiled, out: Path) -> None:  # noqa: ANN001
 def _decisions(compiled) -> dict[str, str]:  # noqa: ANN001
     """What the backend's passes decided and why (int8: weight placement and layout), for reports."""
     meta = compiled.program.metadata
-    return {k: meta[k] for k in ("weights", "weights_why", "layout", "layout_why") if meta.get(k)}
+    return {k: meta[k] for k in ("weights", "weights_why", "layout", "layout_why", "split", "split_why", "steps",
+                                 "steps_why") if meta.get(k)}
 
 
 def cmd_ir(args: argparse.Namespace) -> int:
@@ -190,16 +198,55 @@ def _print_gas(report: dict) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     from ml2sc.tools.validate import validate
 
+    if args.report:  # checked before the run, not after it
+        _check_report_path(Path(args.report))
     compiled = _compile(args)
     x, _ = _data_rows(args, compiled)
     deployed = compiled.deploy(_open_chain(args), journal=args.journal)
     report = validate(compiled, x, deployed, atol=args.atol, rtol=args.rtol, progress=_progress(len(x), "validate"),
                       min_agreement=args.min_agreement)
+    if args.report:  # failed validations too: that is when the page is most useful
+        _write_validation_report(args, compiled, deployed, report, x)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
         _print_validation(report, compiled.program.contract_name)
     return 0 if report.ok else EXIT_INVALID
+
+
+def _write_validation_report(args: argparse.Namespace, compiled, deployed, report, x: np.ndarray) -> None:  # noqa: ANN001
+    """--report: the HTML page, quoting the command exactly as typed so that it can be rerun."""
+    import os
+    import shlex
+
+    from ml2sc.tools.report import write_report
+    from ml2sc.tools.report_data import collect
+
+    argv = _without_rpc_url(getattr(args, "argv", None) or sys.argv[1:])
+    chain = "a JSON-RPC node" if args.rpc_url else args.chain
+    data = collect(compiled, deployed, report, x, command=shlex.join(["ml2sc", *argv]), cwd=os.getcwd(), chain=chain,
+                   atol=args.atol, rtol=args.rtol, min_agreement=args.min_agreement)
+    write_report(args.report, data)
+    print(f"wrote {args.report}", file=sys.stderr)
+
+
+def _check_report_path(path: Path) -> None:
+    if path.is_dir():
+        raise Ml2scError(f"--report: '{path}' is a directory; give a file name such as {path / 'report.html'}")
+    if not path.resolve().parent.is_dir():
+        raise Ml2scError(f"--report: directory '{path.parent}' does not exist")
+
+
+def _without_rpc_url(argv: Sequence[str]) -> list[str]:
+    """The command with --rpc-url's value replaced: node URLs often carry an API key, and reports get shared."""
+    out: list[str] = []
+    for arg in argv:
+        if out[-1:] == ["--rpc-url"]:
+            arg = "<RPC_URL>"
+        elif arg.startswith("--rpc-url="):
+            arg = "--rpc-url=<RPC_URL>"
+        out.append(arg)
+    return out
 
 
 def _print_validation(report, contract: str) -> None:  # noqa: ANN001
@@ -210,6 +257,12 @@ def _print_validation(report, contract: str) -> None:  # noqa: ANN001
         table.add_column(col)
     table.add_row("(all)", "EVM == simulator", "", "", f"{report.evm_equals_simulator}/{report.rows}",
                   "yes" if report.evm_equals_simulator == report.rows else "NO")
+    if report.calibration_agreement is not None:  # int8: compile's check on the calibration (--data) rows
+        from ml2sc.compiler.agreement import MIN_AGREEMENT
+
+        low = report.calibration_agreement < MIN_AGREEMENT
+        table.add_row("calibration", "int8 vs float model", "", "", f"{100 * report.calibration_agreement:.2f}%",
+                      "accepted loss" if low else "yes")
     for o in report.outputs:
         table.add_row(o.name, o.kind, "" if o.max_abs_error is None else f"{o.max_abs_error:.3g}",
                       "" if o.max_rel_error is None else f"{o.max_rel_error:.3g}",
@@ -223,7 +276,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     backends = args.backends.split(",") if args.backends else installed_backends()
     results = run_bench(Path(args.out), backends, progress=lambda jobs: _progress_jobs(jobs), include_mnist=not args.no_mnist,
-                        baseline_all=args.baseline_all)
+                        baseline_all=args.baseline_all, include_large=not args.no_large)
     failed = [r for r in results if r.error]
     print(f"wrote {args.out}/benchmarks.md and benchmarks.png: {len(results)} runs ({len(failed)} not compiled)")
     return 0
@@ -248,6 +301,61 @@ def _progress_jobs(jobs: list) -> object:
     from tqdm import tqdm
 
     return tqdm(jobs, desc="bench", unit="run", file=sys.stderr)
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    """Deploy once: the record (``deployments/<chain id>/<Name>.json``) makes a rerun deploy nothing."""
+    from ml2sc.compiler.deployments import deploy_model
+
+    compiled = _compile(args)
+    chain = _open_chain(args)
+    if chain.name != "rpc":
+        print(f"note: the {chain.name} chain ends with this command; use --rpc-url for a record worth keeping",
+              file=sys.stderr)
+    result = deploy_model(compiled, chain, args.deployments, args.name, source=args.model, pipeline=args.pipeline)
+    record = result.record
+    summary = {"record": str(result.path), "deployed": result.deployed, "name": record["name"],
+               "address": record["address"], "chain_id": record["chainId"], "contracts": len(record["contracts"]),
+               "deploy_gas": record["gas"]["deploy"], "model_hash": record["modelHash"], "code_hash": record["codeHash"]}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    if result.note:
+        print(result.note)
+    verb = "deployed" if result.deployed else "already deployed (its record found, code hash checked; nothing sent)"
+    print(f"{record['name']} {verb} at {record['address']} on chain {record['chainId']}: {len(record['contracts'])} "
+          f"contract(s), {record['gas']['deploy']:,} deploy gas; record {result.path}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """A deployed model on --data: eth_call per row (default) or a transaction per row (--send)."""
+    from ml2sc.compiler.data import describe, read_array
+    from ml2sc.compiler.deployments import attach, rpc_chain
+    from ml2sc.compiler.driver import decode_outputs
+
+    chain = _open_chain(args) if args.send else rpc_chain(args.rpc_url, args.key_env, args.keystore)
+    model = attach(args.deployment, chain=chain, directory=args.deployments)
+    rows = model.compiled.quantize(read_array(args.data), describe(args.data))
+    infer = model.predict_raw if args.send else model.call_raw
+    raw = [y for row in _progress(len(rows), "inference")(rows) for y in infer([row], packed=not args.abi_input)]
+    outputs = decode_outputs(model.compiled.program, raw)
+    if args.out:
+        np.savez(args.out, **outputs)
+    report = {"address": model.address, "chain_id": chain.chain_id, "rows": len(rows),  # type: ignore[attr-defined]
+              "mode": "send" if args.send else "call", "code_hash_checked": True}
+    if args.send:
+        report |= {k: v for k, v in model.gas.summary().items() if k.startswith("inference")}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    how = "transactions" if args.send else "eth_call, no gas"
+    print(f"{len(rows)} rows through {model.compiled.program.contract_name} at {model.address} ({how}; code hash checked)")
+    if args.send:
+        print(f"inference gas: mean {report['inference_gas_mean']:,}, max {report['inference_gas_max']:,}")
+    if args.out:
+        print(f"wrote {args.out}: " + ", ".join(f"{k} {v.dtype}{list(v.shape)}" for k, v in outputs.items()))
+    return 0
 
 
 def cmd_opt(args: argparse.Namespace) -> int:
@@ -302,6 +410,12 @@ def _chain_args(p: argparse.ArgumentParser) -> None:
                    help="record data-contract deployments here; a rerun after an interruption resumes, deploying nothing twice")
 
 
+def _key_args(p: argparse.ArgumentParser) -> None:
+    """The signing key for --rpc-url (deploy, predict --send)."""
+    p.add_argument("--key-env", default="ML2SC_PRIVATE_KEY", help="env var holding the hex private key (default ML2SC_PRIVATE_KEY)")
+    p.add_argument("--keystore", help="encrypted keystore file (password from $ML2SC_KEYSTORE_PASSWORD or asked)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ml2sc", description="Compile trained MLPs (ONNX, PyTorch, Keras, scikit-learn) into Ethereum smart contracts.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -321,6 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
     _chain_args(p)
     p.add_argument("--out", help="write outputs to this .npz (one array per ONNX output, onnxruntime's dtypes)")
     p.add_argument("--abi-input", action="store_true", help="send int256[] calldata instead of packed bytes")
+    p.add_argument("--tx-gas-cap", type=int, metavar="N",
+                   help="int8: the per-transaction gas cap (default 16,777,216, EIP-7825); an inference above it runs "
+                        "as several transactions (begin + steps)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="run on chain, compare with the simulator and onnxruntime; exit 1 outside tolerance")
@@ -330,22 +447,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance (default 1e-6)")
     p.add_argument("--min-agreement", type=float, default=0.99,
                    help="quantized backends (int8): least argmax/label agreement with onnxruntime (default 0.99)")
+    p.add_argument("--report", metavar="PATH",
+                   help="also write a self-contained HTML report: gas per contract and per layer, error histogram, "
+                        "confusion matrix, deployment plan, the command")
+    p.add_argument("--tx-gas-cap", type=int, metavar="N",
+                   help="int8: the per-transaction gas cap (default 16,777,216, EIP-7825); an inference above it runs "
+                        "as several transactions (begin + steps)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("bench", help="ML2SC's benchmark, measured for every installed backend -> benchmarks.md + .png")
     p.add_argument("--out", default="docs", help="directory for benchmarks.md and benchmarks.png (default: docs)")
     p.add_argument("--backends", help="comma-separated backends (default: all installed)")
     p.add_argument("--no-mnist", action="store_true", help="skip the 784-128-10 model")
+    p.add_argument("--no-large", action="store_true",
+                   help="skip the large models (784-512-256-10 int8 in both layouts, prbmath over the size limit)")
     p.add_argument("--baseline-all", action="store_true",
                    help="run the ML2SC-style baseline on the digits and MNIST-sized models too (slow: ~20 min more)")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("estimate", help="predict deployment and inference gas from the IR (no solc, no chain)")
+    p = sub.add_parser("estimate", help="the deployment plan and its gas for a fork: contracts, sizes, transactions, "
+                                        "inference (counted with solc and an in-process EVM; no chain)")
     _model_args(p)
-    p.add_argument("--data", metavar="X.npy", help="input rows: the inference calldata (default: rows uniform in [0, 1))")
-    p.add_argument("--batch-rows", type=int, default=50, help="rows of the predictBatch estimate (default 50)")
+    p.add_argument("--data", metavar="X.npy",
+                   help="input rows: run for inference and its calldata (default: 16 rows uniform in [0, 1))")
+    p.add_argument("--batch-rows", type=int, default=50, help="rows of the predictBatch estimate (default 50; 0: none)")
+    p.add_argument("--fork", default="prague", choices=["prague", "osaka", "glamsterdam"],
+                   help="gas schedule: prague (measured, the default), osaka, glamsterdam (provisional values)")
+    p.add_argument("--tx-gas-cap", type=int, metavar="N", dest="plan_tx_gas_cap",
+                   help="per-transaction gas cap (EIP-7825; default 16,777,216); int8 also compiles for it, as run does")
+    p.add_argument("--fitted", action="store_true",
+                   help="the fitted model instead: no solc, no EVM, about a second, a few percent off")
     p.add_argument("--json", action="store_true", help="print the estimate as JSON")
     p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("deploy", help="deploy a model once; write deployments/<chain id>/<Name>.json (a rerun deploys nothing)")
+    _model_args(p)
+    p.add_argument("--chain", default="embedded", choices=["embedded", "anvil"],
+                   help="embedded or a throwaway anvil (both end with the command): to try things out")
+    p.add_argument("--rpc-url", help="the node to deploy to (key from --key-env or --keystore)")
+    _key_args(p)
+    p.add_argument("--name", help="the deployment's name, its record's file name (default: the contract name)")
+    p.add_argument("--deployments", default="deployments", metavar="DIR",
+                   help="where records are kept: DIR/<chain id>/<name>.json (default: deployments)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("predict", help="call a deployed model on --data (its record or address); write outputs as run does")
+    p.add_argument("deployment", metavar="DEPLOYMENT.json|ADDRESS",
+                   help="a record written by 'ml2sc deploy', or the model's address (its record is looked up in --deployments)")
+    p.add_argument("--data", required=True, help="inputs: .npy, .npz (one array) or .csv of shape (rows, features)")
+    p.add_argument("--out", help="write outputs to this .npz (one array per ONNX output, onnxruntime's dtypes)")
+    p.add_argument("--rpc-url", required=True, help="the node the model is deployed on")
+    _key_args(p)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--call", action="store_true", help="eth_call per row: no transaction, no gas, no key (default)")
+    mode.add_argument("--send", action="store_true", help="a transaction per row (needs a funded key); reports gas")
+    p.add_argument("--deployments", default="deployments", metavar="DIR",
+                   help="where to find the record of an ADDRESS (default: deployments)")
+    p.add_argument("--abi-input", action="store_true", help="send int256[] calldata instead of packed bytes")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_predict, chain="embedded")
 
     from ml2sc.market.cli import register as register_market
 
@@ -379,21 +540,22 @@ def _guarded(run: Callable[[], int]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed: reports quote the command that reproduces them
     return _guarded(lambda: args.func(_with_layout(args)))
 
 
 def _with_layout(args: argparse.Namespace) -> argparse.Namespace:
-    """--layout/--calls become options of the pipeline's place-weights pass (the int8 decision)."""
-    layout, calls = getattr(args, "layout", None), getattr(args, "calls", None)
-    if layout is None and calls is None:
+    """--layout/--calls/--tx-gas-cap become options of the pipeline's place-weights pass (the int8 decisions)."""
+    layout, calls, cap = getattr(args, "layout", None), getattr(args, "calls", None), getattr(args, "tx_gas_cap", None)
+    if layout is None and calls is None and cap is None:
         return args
     from ml2sc.compiler.driver import get_backend
 
     pipeline = args.pipeline if args.pipeline is not None else get_backend(args.backend).pipeline
     if "place-weights" not in pipeline:
-        raise Ml2scError(f"--layout/--calls choose the int8 weight layout; the pipeline of '{args.backend}' "
+        raise Ml2scError(f"--layout/--calls/--tx-gas-cap are int8 decisions; the pipeline of '{args.backend}' "
                          "has no place-weights pass")
-    options = ",".join(f"{k}={v}" for k, v in (("layout", layout), ("calls", calls)) if v is not None)
+    options = ",".join(f"{k}={v}" for k, v in (("layout", layout), ("calls", calls), ("tx_gas_cap", cap)) if v is not None)
     before, _, after = pipeline.partition("place-weights")
     if after.startswith("{"):  # merge with the options already given
         existing, _, after = after[1:].partition("}")

@@ -131,6 +131,66 @@ def _check_finite(x: np.ndarray, source: str, original: np.ndarray | None = None
         raise Ml2scError(f"{source} row {r}, column {c} is {value}: {what}{more}")
 
 
+CALIBRATION_LIMIT = 2.0**127 / 1e18  # |x| from which the int8 contract saturates SD59x18 inputs (2^127)
+OUTLIER_RATIO = 1e3  # a value this many typical deviations from its column's median is named as an outlier
+
+
+def calibration_source(data: Any, what: str = "calibration") -> str:
+    """How messages name calibration rows: the file (``calibration file 'x.npy'``) or ``calibration rows``."""
+    return describe(data, what) if isinstance(data, str | os.PathLike) else f"{what} rows"
+
+
+def check_calibration_range(x: np.ndarray, source: str = "calibration rows") -> np.ndarray:
+    """Calibration rows inside the contract's input range |x| < 2^127/1e18 (about 1.7e20).
+
+    The int8 contract saturates larger inputs before quantizing them, so such a value would
+    describe an input the contract never sees; and it stretches a quantization range so far
+    that the quantizer fails pages later ("requantization multiplier too large"), far from
+    the cause. Refused here in one line naming the row and column."""
+    with np.errstate(invalid="ignore"):
+        bad = np.argwhere(np.abs(np.asarray(x, dtype=np.float64)) >= CALIBRATION_LIMIT)
+    if len(bad):
+        r, c = (int(i) for i in bad[0])
+        more = f" ({len(bad)} such values)" if len(bad) > 1 else ""
+        raise Ml2scError(f"{source} row {r}, column {c} is {float(x[r, c]):g}: calibration rows must lie in the "
+                         f"contract's input range |x| < 2^127/1e18 = {CALIBRATION_LIMIT:.3g} (it saturates larger "
+                         f"inputs){more}")
+    return x
+
+
+def outlier(x: np.ndarray) -> tuple[int, int, float, float] | None:
+    """The value farthest from its column's median, in the column's typical deviations (the
+    median absolute deviation, or of the nonzero deviations when most values are equal), as
+    (row, column, value, ratio); None when no value lies OUTLIER_RATIO deviations out."""
+    v = np.asarray(x, dtype=np.float64)
+    if v.ndim != 2 or not len(v):
+        return None
+    dev = np.abs(v - np.median(v, axis=0))
+    best: tuple[int, int, float, float] | None = None
+    for c in range(v.shape[1]):
+        nonzero = dev[:, c][dev[:, c] > 0]
+        if not len(nonzero):
+            continue
+        typical = float(np.median(dev[:, c])) or float(np.median(nonzero))
+        r = int(np.argmax(dev[:, c]))
+        ratio = float(dev[r, c]) / typical
+        if ratio >= OUTLIER_RATIO and (best is None or ratio > best[3]):
+            best = (r, c, float(v[r, c]), ratio)
+    return best
+
+
+def with_outlier_hint(error: Ml2scError, x: np.ndarray, source: str = "calibration rows") -> Ml2scError:
+    """``error`` (a quantization that failed or lost accuracy on calibration rows ``x``), with the
+    rows' worst outlier named on the same line when there is one: a single extreme value sets
+    a quantization range and is the usual cause, but the quantizer's message cannot say where."""
+    found = outlier(x)
+    if found is None:
+        return error
+    r, c, value, ratio = found
+    return Ml2scError(f"{error}; likely cause: {source} row {r}, column {c} is {value:g}, {ratio:.2g} times its "
+                      "column's typical deviation from the median (an outlier: drop or clip it)")
+
+
 def check_range(rows: list[list[int]], x: np.ndarray, bits: int | None, decimals: int, source: str = "input rows") -> None:
     """The contract's input range: each fixed-point value v in [-2^bits, 2^bits) (prbmath's
     ``InputOutOfRange``); ``bits`` None: any int256 (e.g. int8, which quantizes on chain)."""

@@ -63,6 +63,7 @@ class GasReport:
     batch: int | None = None
     batch_rows: int = 0
     contracts: list[tuple[str, int]] = field(default_factory=list)  # (contract, deploy gas), in deploy order
+    transactions_per_row: int = 1  # > 1: a model whose inference runs in steps (compiler/steps.py)
 
     def summary(self) -> dict[str, Any]:
         inf = self.inference
@@ -81,7 +82,10 @@ class GasReport:
                 "inference_exec_gas_max": max(self.inference_exec),
                 "inference_exec_gas_mean": round(sum(self.inference_exec) / len(self.inference_exec), 1),
                 "inferences": len(inf),
+                "inference_transactions_per_row": self.transactions_per_row,
             }
+            if self.transactions_per_row > 1:  # inference_gas_* are then per transaction
+                out["inference_gas_per_row_mean"] = round(sum(inf) * self.transactions_per_row / len(inf), 1)
         if self.batch is not None:
             out |= {"batch_gas": self.batch, "batch_rows": self.batch_rows}
         return out
@@ -97,7 +101,10 @@ class DeployedModel:
     gas: GasReport
 
     def _transact(self, calldata: bytes, action: str) -> TxResult:
+        cap = self.compiled.program.metadata.get("tx_gas_cap")  # compiled for a lower cap: send with it
         try:
+            if cap:
+                return self.chain.transact(self.address, calldata, gas=int(cap))  # type: ignore[call-arg]
             return self.chain.transact(self.address, calldata)
         except Reverted as e:
             raise self.compiled.explain(e, action) from None
@@ -118,7 +125,13 @@ class DeployedModel:
         return selector("predict(int256[])") + encode(["int256[]"], [row])
 
     def predict_raw(self, rows: list[list[int]], packed: bool = True) -> list[list[int]]:
-        """One transaction per row; returns the contract's integers and records each receipt's gas."""
+        """One transaction per row; returns the contract's integers and records each receipt's gas.
+        A model compiled in steps (its inference over the cap) runs each row as begin + its steps."""
+        from ml2sc.compiler import steps
+
+        if steps.steps_of(self):
+            self.gas.transactions_per_row = 1 + steps.steps_of(self)
+            return [steps.predict_row(self, row) for row in rows]
         out = []
         for row in rows:
             calldata = self._calldata(row, packed)
@@ -128,8 +141,21 @@ class DeployedModel:
             out.append(list(decode(["int256[]"], tx.output)[0]))
         return out
 
+    def call_raw(self, rows: list[list[int]], packed: bool = True) -> list[list[int]]:
+        """One ``eth_call`` per row: the same return data as ``predict_raw``, no transaction, no gas."""
+        out = []
+        for row in rows:
+            calldata = self._calldata(row, packed)
+            data = self._call(calldata, f"{self.compiled.program.contract_name}.{_function_name(calldata)}")
+            out.append(list(decode(["int256[]"], data)[0]))
+        return out
+
     def predict_batch_raw(self, rows: list[list[int]]) -> list[list[int]]:
         """All rows in one ``predictBatch`` transaction (rows packed as for predictPacked)."""
+        n_steps = int(self.compiled.program.metadata.get("steps", 0))
+        if n_steps:
+            raise Ml2scError(f"one inference of this model takes {n_steps} transactions (its gas is over the cap): "
+                             "predictBatch cannot fit in one; use predict_raw")
         packed = [self.compiled.backend.pack_row(row) for row in rows]
         if packed and all(isinstance(p, bytes) for p in packed):
             blob = b"".join(packed)  # type: ignore[arg-type]
@@ -150,6 +176,10 @@ class DeployedModel:
     def predict(self, x: np.ndarray, packed: bool = True) -> dict[str, np.ndarray]:
         rows = self.compiled.quantize(x)
         return decode_outputs(self.compiled.program, self.predict_raw(rows, packed))
+
+    def call(self, x: np.ndarray, packed: bool = True) -> dict[str, np.ndarray]:
+        """``predict`` through ``eth_call``: the same outputs, no transaction (no gas, no key needed)."""
+        return decode_outputs(self.compiled.program, self.call_raw(self.compiled.quantize(x), packed))
 
     def classify(self, x: np.ndarray) -> np.ndarray:
         rows = self.compiled.quantize(x)
@@ -189,8 +219,9 @@ class CompiledModel:
         if contract.runtime_size > CODE_SIZE_LIMIT:  # before the warnings: solc warns about this too
             raise Ml2scError(
                 f"contract {contract.name} is {contract.runtime_size:,} bytes, over the {CODE_SIZE_LIMIT:,}-byte "
-                f"code size limit (EIP-170); the {self.backend.name} backend puts every weight in one contract "
-                "(the int8 backend splits weights into data contracts)"
+                f"code size limit (EIP-170), and the {self.backend.name} backend did not split it over several "
+                "contracts" + (" (int8: place-weights{split=tiles} forces tile contracts)"
+                               if self.backend.name == "int8" else "")
             )
         if result.warnings:
             raise Ml2scError(f"generated Solidity compiled with warnings: {result.warnings[0].splitlines()[0]}")
@@ -258,32 +289,55 @@ class CompiledModel:
     ) -> DeployedModel:
         """Deploy the data contracts (if any), then the model with their addresses; record each one's gas.
 
-        ``journal``: a JSON file recording each data contract as soon as it is deployed; a
-        deployment that was interrupted resumes from it (contracts whose code is on chain at
-        the recorded address are reused, not deployed again). Useful on real networks."""
+        ``journal``: a JSON file recording each contract (data contracts, then the model and each
+        of its setup calls) as soon as it is deployed; a deployment that was interrupted resumes
+        from it (contracts whose code is on chain at the recorded address are reused, not
+        deployed again). Useful on real networks."""
         chain = open_chain(chain or "embedded") if not hasattr(chain, "transact") else chain
         book = DeployJournal(Path(journal)) if journal is not None else None
         addresses, per_contract = self._deploy_data(chain, progress, book)  # type: ignore[arg-type]
         initcode = self.artifact.bytecode
         if self.program.data_contracts:
             initcode += encode(["address[]"], [addresses])
-        try:
-            tx = chain.deploy(initcode)  # type: ignore[union-attr]
-        except Reverted as e:
-            raise self.explain(e, f"{self.program.contract_name} constructor") from None
-        per_contract.append((self.program.contract_name, tx.gas_used))
+        address, done = self._deploy_entry(chain, initcode, book, per_contract)  # type: ignore[arg-type]
         gas = GasReport(sum(g for _, g in per_contract), self.artifact.runtime_size, contracts=per_contract)
-        for calldata in self.backend.setup_calls(self.ir, self.program):
+        for k, calldata in enumerate(self.backend.setup_calls(self.ir, self.program)):
+            if k < done:  # sent before an interruption (the journal counted it)
+                continue
             try:
-                gas.upload.append(chain.transact(tx.address, calldata).gas_used)  # type: ignore[union-attr]
+                gas.upload.append(chain.transact(address, calldata).gas_used)  # type: ignore[union-attr]
             except Reverted as e:
                 raise self.explain(e, f"{self.program.contract_name}.{_function_name(calldata, self.artifact.abi)}") from None
-        return DeployedModel(self, chain, tx.address or "", gas)  # type: ignore[arg-type]
+            if book:
+                book.record_entry(chain, initcode, address, k + 1)
+        return DeployedModel(self, chain, address, gas)  # type: ignore[arg-type]
+
+    def _deploy_entry(
+        self, chain: Chain, initcode: bytes, book: DeployJournal | None, per_contract: list[tuple[str, int]]
+    ) -> tuple[str, int]:
+        """The model contract itself: reused from the journal when the chain still holds the code
+        deployed from exactly this creation code (its setup calls resume where they stopped), else
+        deployed and journaled at once. Returns its address and the setup calls already sent."""
+        name = self.program.contract_name
+        found = book.lookup_entry(chain, initcode) if book else None
+        if found:
+            per_contract.append((f"{name} (already deployed)", 0))
+            return found
+        try:
+            tx = chain.deploy(initcode)
+        except Reverted as e:
+            raise self.explain(e, f"{name} constructor") from None
+        per_contract.append((name, tx.gas_used))
+        if book:
+            book.record_entry(chain, initcode, tx.address or "", 0)
+        return tx.address or "", 0
 
 
 @dataclass
 class DeployJournal:
-    """Data contracts already deployed, per chain: ``{chain id: {keccak(code): address}}`` in JSON.
+    """Contracts already deployed, per chain, in JSON: ``{chain id: {keccak(code): address}}`` for
+    data contracts, ``"entry:" + keccak(creation code)`` -> address, code hash and setup calls sent
+    for the model contract itself.
 
     Written after every deployment (atomically, by rename), so an interruption loses at
     most the transaction in flight. An entry counts only if the chain still holds exactly
@@ -291,7 +345,7 @@ class DeployJournal:
 
     path: Path
 
-    def _load(self) -> dict[str, dict[str, str]]:
+    def _load(self) -> dict[str, dict[str, Any]]:
         import json
 
         if not self.path.exists():
@@ -312,10 +366,47 @@ class DeployJournal:
         return None
 
     def record(self, chain: Any, runtime: bytes, address: str) -> None:
-        import json
-
         book = self._load()
         book.setdefault(self._chain_key(chain), {})["0x" + keccak(runtime).hex()] = address
+        self._save(book)
+
+    def lookup_entry(self, chain: Any, initcode: bytes) -> tuple[str, int] | None:
+        """The model contract deployed from ``initcode`` (constructor arguments included) and the
+        setup calls already sent to it, if the chain still holds the code recorded right after
+        its deployment at that address (its runtime has immutables, so that code is the check)."""
+        entry = self._load().get(self._chain_key(chain), {}).get("entry:0x" + keccak(initcode).hex())
+        if not isinstance(entry, dict) or not hasattr(chain, "code"):
+            return None
+        if "0x" + keccak(chain.code(entry["address"])).hex() != entry.get("codeHash"):
+            return None
+        return entry["address"], int(entry.get("setup", 0))
+
+    def record_entry(self, chain: Any, initcode: bytes, address: str, setup_done: int) -> None:
+        """Journal the model contract once deployed, and after each setup call it received."""
+        if not hasattr(chain, "code"):  # nothing to check a later resume against
+            return
+        book = self._load()
+        section = book.setdefault(self._chain_key(chain), {})
+        key = "entry:0x" + keccak(initcode).hex()
+        previous = section.get(key) if isinstance(section.get(key), dict) else {}
+        code_hash = previous.get("codeHash") if previous.get("address") == address else None
+        code_hash = code_hash or "0x" + keccak(chain.code(address)).hex()
+        section[key] = {"address": address, "codeHash": code_hash, "setup": setup_done}
+        self._save(book)
+
+    def note(self, chain: Any, address: str, info: dict[str, Any]) -> None:
+        """Keep what a deployment record wants of a transaction (hash, block, gas) by address,
+        so that a resumed deployment still records the contracts an earlier run deployed."""
+        book = self._load()
+        book.setdefault(self._chain_key(chain), {}).setdefault("transactions", {})[address.lower()] = info
+        self._save(book)
+
+    def notes(self, chain: Any) -> dict[str, dict[str, Any]]:
+        return self._load().get(self._chain_key(chain), {}).get("transactions", {})
+
+    def _save(self, book: dict[str, Any]) -> None:
+        import json
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         tmp.write_text(json.dumps(book, indent=2))
@@ -380,13 +471,19 @@ def with_calibration(p: Any, calibration: Any) -> Any:
 def checked_calibration(calibration: Any, float_ir: Module, onnx_model: Any = None, what: str = "calibration") -> np.ndarray:
     """Calibration rows (an array or a data file path) checked against the imported model;
     ``what`` names the file in errors (the CLI's run/validate calibrate with their --data)."""
-    from ml2sc.compiler.data import check_rows, describe, onnx_row_shape, read_array
+    from ml2sc.compiler.data import (
+        calibration_source,
+        check_calibration_range,
+        check_rows,
+        onnx_row_shape,
+        read_array,
+    )
 
-    source = f"{what} rows"
+    source = calibration_source(calibration, what)
     if isinstance(calibration, str | os.PathLike):
-        source = describe(calibration, what)
         calibration = read_array(calibration, what)
-    return check_rows(calibration, float_ir.inputs[0].type.size, source, onnx_row_shape(onnx_model))
+    rows = check_rows(calibration, float_ir.inputs[0].type.size, source, onnx_row_shape(onnx_model))
+    return check_calibration_range(rows, source)
 
 
 def _function_name(calldata: bytes, abi: list[dict] | None = None) -> str:
@@ -433,14 +530,25 @@ def compile(  # noqa: A001 - the public name the design promises
     float_ir, onnx_model = load_onnx_ir(model, name=name, sample_input=sample_input, n_features=n_features)
     be = get_backend(backend)
     manager = PassManager.from_pipeline(pipeline or be.pipeline)
-    if calibration is not None and any(takes_calibration(p) for p in manager.passes):
+    from ml2sc.compiler.data import calibration_source, with_outlier_hint
+
+    calibrated = calibration is not None and any(takes_calibration(p) for p in manager.passes)
+    source = ""  # how errors name the calibration rows (a file or "calibration rows")
+    if calibrated:
         # a pass takes rows (int8): the model was imported first, the rows are checked against it
+        source = calibration_source(calibration, calibration_name)
         calibration = checked_calibration(calibration, float_ir, onnx_model, calibration_name)
         manager.passes = [with_calibration(p, calibration) for p in manager.passes]
-    module = manager.run(float_ir)
+    try:
+        module = manager.run(float_ir)
+    except Ml2scError as e:  # a quantization that failed on the rows: name an outlier if they hold one
+        raise (with_outlier_hint(e, calibration, source) if calibrated else e) from None
     compiled = CompiledModel(float_ir, module, be.emit(module), be, onnx_model)
     if isinstance(calibration, np.ndarray) and module.attribute("number_format") == "int8":
         from ml2sc.compiler.agreement import check_agreement
 
-        compiled.agreement = check_agreement(compiled, calibration, accept_loss)
+        try:
+            compiled.agreement = check_agreement(compiled, calibration, accept_loss)
+        except Ml2scError as e:
+            raise (with_outlier_hint(e, calibration, source) if calibrated else e) from None
     return compiled

@@ -1,13 +1,15 @@
 """The trustless model marketplace, driven from Python over any chain (embedded, anvil, RPC).
 
 An organiser posts a reward and a salted commitment to a hidden test set
-(``Challenge.create``); anyone submits a model contract compiled by ml2sc
-(``submit``); after the submission deadline the organiser reveals the test set
-(``reveal``), anyone runs the evaluation in gas-bounded batches (``evaluate``)
-and every party pulls what the rules give it (``claim``). The rules live in
-``runtime_sol/Challenge.sol`` and docs/marketplace.md; this module encodes
-the test set exactly as the contract hashes and stores it, and records the gas
-of every step.
+(``Challenge.create``); anyone commits to an entry with a bond (``commit``: a
+hash of the submitter, the entry's code hashes and a salt, so nobody can copy a
+public model during the submission period), then reveals the model contract and
+the data contracts it reads (``reveal_entry``); after that the organiser reveals
+the test set (``reveal``), anyone runs the evaluation in gas-bounded batches
+(``evaluate``) and every party pulls what the rules give it (``claim``). The
+rules live in ``runtime_sol/Challenge.sol`` and docs/marketplace.md; this module
+encodes the test set and the entry hash exactly as the contract computes them,
+and records the gas of every step.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
@@ -24,9 +26,14 @@ from ml2sc.chain import ChainError, PartyChain
 from ml2sc.ir.errors import Ml2scError
 from ml2sc.market.abi import MarketContract, returned_uint
 
+if TYPE_CHECKING:
+    from ml2sc.compiler.driver import CompiledModel, DeployedModel
+
 MAX_CHUNK = 24_575  # bytes of rows per SSTORE2 data contract (Challenge.MAX_CHUNK)
 REVEAL_PART_BYTES = 48_000  # rows per reveal transaction: ~10M gas, well under the 16.8M cap
-PHASES = ("submission", "reveal", "evaluation", "final")
+PHASES = ("submission", "entry-reveal", "reveal", "evaluation", "final")
+DEADLINES = {"submission": "submissionDeadline", "entry-reveal": "entryRevealDeadline", "reveal": "revealDeadline",
+             "evaluation": "evaluationDeadline"}
 
 
 class MarketError(Ml2scError):
@@ -106,6 +113,79 @@ def _bytes_needed(v: int) -> int:
     return max(1, (v.bit_length() + 8) // 8) if v >= 0 else max(1, ((~v).bit_length() + 8) // 8)
 
 
+# --------------------------------------------------------------------------- entries
+def normalized_code(code: bytes, data: Sequence[str] = ()) -> bytes:
+    """``code`` with every PUSH32 immediate that is one of the ``data`` addresses zeroed, as
+    ``ChallengeModels.scanEntry`` hashes it: solc leaves immutables zero in the runtime bytecode,
+    so for an ml2sc model this is the compiler's runtime code, known before deployment."""
+    targets = {int(a, 16) for a in data}
+    out = bytearray(code)
+    pc = 0
+    while pc < len(code):
+        op = code[pc]
+        if op == 0x7F and targets and int.from_bytes(code[pc + 1 : pc + 33].ljust(32, b"\0"), "big") in targets:
+            out[pc + 1 : pc + 33] = bytes(len(out[pc + 1 : pc + 33]))
+        pc += 1 + (op - 0x5F if 0x60 <= op <= 0x7F else 0)
+    return bytes(out)
+
+
+def entry_hash(model_code: bytes, data_codes: Sequence[bytes] = ()) -> bytes:
+    """keccak256(keccak256(normalized model code) ++ keccak256(data code) for each data contract)."""
+    return keccak(keccak(model_code) + b"".join(keccak(c) for c in data_codes))
+
+
+def compiled_entry_hash(compiled: CompiledModel) -> bytes:
+    """The entry hash of a compiled model before it is deployed (what a submitter commits to)."""
+    return entry_hash(compiled.artifact.runtime_bytecode, compiled.program.data_contracts)
+
+
+def entry_commitment(submitter: str, entry: bytes, salt: bytes) -> bytes:
+    """keccak256(abi.encode(submitter, entryHash, salt)): what Challenge.commit stores."""
+    return keccak(encode(["address", "bytes32", "bytes32"], [to_checksum_address(submitter), entry, salt]))
+
+
+def data_contracts_of(chain: PartyChain, model: str) -> list[str]:
+    """The pure data contracts a deployed model names as PUSH32 constants (its immutables), in
+    order of first appearance: addresses with code that starts with STOP."""
+    code, found, pc = chain.code(model), [], 0  # type: ignore[attr-defined]
+    while pc < len(code):
+        op = code[pc]
+        if op == 0x7F:
+            word = code[pc + 1 : pc + 33]
+            if len(word) == 32 and not any(word[:12]) and any(word[12:]):
+                address = to_checksum_address(word[12:])
+                if address not in found:
+                    data = chain.code(address)  # type: ignore[attr-defined]
+                    if data[:1] == b"\0":
+                        found.append(address)
+        pc += 1 + (op - 0x5F if 0x60 <= op <= 0x7F else 0)
+    return found
+
+
+def deployed_data_contracts(deployed: DeployedModel) -> list[str]:
+    """A deployed ml2sc model's data contracts in its program's order (the order of
+    ``compiled_entry_hash``)."""
+    runtimes = deployed.compiled.program.data_contracts
+    if not runtimes:
+        return []
+    found = [(a, deployed.chain.code(a)) for a in data_contracts_of(deployed.chain, deployed.address)]  # type: ignore[arg-type, attr-defined]
+    ordered: list[str] = []
+    for k, code in enumerate(runtimes):
+        match = next((a for a, c in found if c == code and a not in ordered), None)
+        if match is None:
+            raise MarketError(f"data contract {k} of the model at {deployed.address} is not among its constants")
+        ordered.append(match)
+    return ordered
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A submitter's secret until the entry reveal: the entry hash committed to and the salt."""
+
+    entry_hash: bytes
+    salt: bytes
+
+
 @dataclass(frozen=True)
 class Rules:
     """How a challenge is run; periods in seconds, counted from its creation."""
@@ -113,12 +193,15 @@ class Rules:
     n_classes: int = 2
     threshold: float = 0.0  # minimum accuracy to win; 0: the best model wins
     stake: int = 0  # wei of the organiser's stake (refunded on reveal, forfeited otherwise)
-    submission_period: int = 3_600
-    reveal_period: int = 3_600
+    submission_period: int = 3_600  # commitments
+    entry_reveal_period: int = 3_600  # entries revealed
+    reveal_period: int = 3_600  # the test set revealed
     evaluation_period: int = 3_600
     model_gas_cap: int = 1_000_000
     max_submissions: int = 16
     input_scale: int = 10**18
+    entry_bond: int = 0  # wei each commitment locks; refunded on a valid entry reveal
+    allow_data_contracts: bool = False  # admit models reading data contracts (int8 weights=data)
 
 
 @dataclass
@@ -134,6 +217,8 @@ class Status:
     rows: int
     rows_revealed: int
     revealed: bool
+    commits: int
+    entry_bond: int
     submissions: list[dict[str, Any]]
     cursor: tuple[int, int]
     winner: int | None  # submission index
@@ -162,16 +247,42 @@ class Challenge(MarketContract):
         salt = salt or os.urandom(32)
         now = chain.timestamp()
         sub = now + rules.submission_period
-        config = (test_set.commitment(salt), sub, sub + rules.reveal_period,
-                  sub + rules.reveal_period + rules.evaluation_period, test_set.n_rows, test_set.n_inputs,
+        entry = sub + rules.entry_reveal_period
+        config = (test_set.commitment(salt), sub, entry, entry + rules.reveal_period,
+                  entry + rules.reveal_period + rules.evaluation_period, test_set.n_rows, test_set.n_inputs,
                   rules.n_classes, test_set.lane_bytes, round(rules.threshold * 10_000), rules.stake,
-                  rules.input_scale, rules.model_gas_cap, rules.max_submissions)
+                  rules.input_scale, rules.model_gas_cap, rules.max_submissions, rules.entry_bond,
+                  rules.allow_data_contracts)
         return cls._deploy(chain, "create", config, value=reward + rules.stake), salt
 
+    # ----------------------------------------------------------------- entries
+    def check_entry(self, model: str, data: Sequence[str] = ()) -> bytes:
+        """The entry hash the contract computes for ``model`` reading ``data`` (an eth_call; raises
+        the named error that would refuse the entry)."""
+        return bytes(self.contract.view("checkEntry", to_checksum_address(model), [to_checksum_address(a) for a in data]))
+
+    def commit(self, entry: bytes, by: PartyChain, salt: bytes | None = None) -> Entry:
+        """Commit ``by`` to the entry whose hash is ``entry`` (with the entry bond); returns what
+        ``reveal_entry`` needs (keep the salt secret until the submission deadline)."""
+        secret = Entry(entry, salt or os.urandom(32))
+        self._send("commit", entry_commitment(by.sender, entry, secret.salt), by=by, value=self.entry_bond)
+        return secret
+
+    def reveal_entry(self, model: str, by: PartyChain, salt: bytes, data: Sequence[str] = ()) -> int:
+        """Reveal ``by``'s committed entry: the model contract and its data contracts; returns its index."""
+        tx = self._send("revealEntry", to_checksum_address(model), [to_checksum_address(a) for a in data], salt, by=by)
+        return returned_uint(tx)
+
+    def submit(self, model: str, by: PartyChain, data: Sequence[str] = ()) -> Entry:
+        """Commit to an already deployed model (its hash read back from the contract); reveal it
+        with ``reveal_entry(model, by, entry.salt, data)`` once the submission period is over."""
+        return self.commit(self.check_entry(model, data), by)
+
+    @property
+    def entry_bond(self) -> int:
+        return int(self.contract.view("entryBond"))
+
     # ----------------------------------------------------------------- steps
-    def submit(self, model: str, by: PartyChain) -> int:
-        """Enter the model contract at ``model`` for the account ``by``; returns its index."""
-        return returned_uint(self._send("submit", to_checksum_address(model), by=by))
 
     def reveal(self, salt: bytes, test_set: TestSet, by: PartyChain | None = None,
                part_bytes: int = REVEAL_PART_BYTES) -> list[int]:
@@ -211,10 +322,9 @@ class Challenge(MarketContract):
 
     # ----------------------------------------------------------------- time and state
     def deadline(self, which: str) -> int:
-        names = {"submission": "submissionDeadline", "reveal": "revealDeadline", "evaluation": "evaluationDeadline"}
-        if which not in names:
-            raise MarketError(f"unknown deadline '{which}'; one of {', '.join(names)}")
-        return int(self.contract.view(names[which]))
+        if which not in DEADLINES:
+            raise MarketError(f"unknown deadline '{which}'; one of {', '.join(DEADLINES)}")
+        return int(self.contract.view(DEADLINES[which]))
 
     def advance_past(self, which: str) -> int:
         """Dev chains: move the clock just past a deadline; returns the new timestamp."""
@@ -225,17 +335,19 @@ class Challenge(MarketContract):
         n = int(c.view("submissionCount"))
         subs = []
         for i in range(n):
-            submitter, correct, invalid, evaluated, model, model_hash = c.view("submission", i)
+            submitter, correct, invalid, evaluated, model, model_hash, entry = c.view("submission", i)
             subs.append({"index": i, "submitter": submitter, "model": model, "model_hash": "0x" + model_hash.hex(),
+                         "entry_hash": "0x" + entry.hex(), "data_contracts": [to_checksum_address(a) for a in c.view("dataContracts", i)],
                          "correct": correct, "invalid": invalid, "evaluated": evaluated})
         progress = c.view("progress")
         winner = int(c.view("winner"))
         return Status(
             address=self.address, phase=PHASES[int(c.view("phase"))], reward=int(c.view("reward")),
             stake=int(c.view("stake")),
-            deadlines={k: self.deadline(k) for k in ("submission", "reveal", "evaluation")},
+            deadlines={k: self.deadline(k) for k in DEADLINES},
             timestamp=self.chain.timestamp(), rows=int(c.view("nRows")), rows_revealed=int(c.view("rowsRevealed")),
-            revealed=bool(c.view("revealed")), submissions=subs, cursor=(int(progress[0]), int(progress[1])),
+            revealed=bool(c.view("revealed")), commits=int(c.view("commitCount")), entry_bond=int(c.view("entryBond")),
+            submissions=subs, cursor=(int(progress[0]), int(progress[1])),
             winner=winner - 1 if winner else None, balance=self.chain.balance(self.address),
         )
 
@@ -255,4 +367,5 @@ def wei(amount: str | float | int) -> int:
     return int(value)
 
 
-__all__ = ["Challenge", "ChainError", "MarketError", "Rules", "Status", "TestSet", "wei"]
+__all__ = ["Challenge", "ChainError", "Entry", "MarketError", "Rules", "Status", "TestSet", "compiled_entry_hash",
+           "data_contracts_of", "deployed_data_contracts", "entry_commitment", "entry_hash", "normalized_code", "wei"]

@@ -1,9 +1,10 @@
 """``ml2sc market ...`` and ``ml2sc verify ...``: the marketplace from the command line.
 
 Each command is one process, so the contracts' addresses travel in a JSON state
-file (``--state``), and the organiser's test set and salt in a separate secret file
+file (``--state``), the organiser's test set and salt in a separate secret file
 (``--secret``, written with mode 0600: whoever reads it before the reveal knows the
-test set). The embedded chain lives only as long as one process: use these commands
+test set), and each submitter's entry and salt in its own (``--entry``, 0600) from
+``submit`` (the commitment) to ``reveal-entry``. The embedded chain lives only as long as one process: use these commands
 against a node that persists (``--rpc-url``, e.g. an ``anvil`` you started), where
 ``ml2sc market warp`` moves a dev chain's clock past a deadline.
 """
@@ -107,26 +108,80 @@ def cmd_create(args: argparse.Namespace) -> int:
     labels = _array(args.labels, "labels").reshape(-1)
     test_set = TestSet.build(_fixed_rows(args.data, args.decimals), [int(v) for v in labels])
     rules = Rules(n_classes=args.classes, threshold=args.threshold, stake=wei(args.stake),
-                  submission_period=args.submission_period, reveal_period=args.reveal_period,
-                  evaluation_period=args.evaluation_period, model_gas_cap=args.gas_cap,
-                  max_submissions=args.max_submissions, input_scale=10**args.decimals)
+                  submission_period=args.submission_period, entry_reveal_period=args.entry_period,
+                  reveal_period=args.reveal_period, evaluation_period=args.evaluation_period, model_gas_cap=args.gas_cap,
+                  max_submissions=args.max_submissions, input_scale=10**args.decimals, entry_bond=wei(args.bond),
+                  allow_data_contracts=args.allow_data_contracts)
     chain = _chain(args)
     challenge, salt = Challenge.create(chain, test_set, wei(args.reward), rules)
     _write_json(args.secret, {"challenge": challenge.address, "salt": "0x" + salt.hex(), "lane_bytes": test_set.lane_bytes,
                               "inputs": [list(r) for r in test_set.inputs], "labels": list(test_set.labels)}, secret=True)
     _write_json(args.state, {"challenge": challenge.address, "chain": chain.name})
     deadlines = challenge.status().deadlines
-    print(f"challenge {challenge.address}: {test_set.n_rows} rows committed, submissions until {deadlines['submission']}, "
-          f"reveal until {deadlines['reveal']}, evaluation until {deadlines['evaluation']} (gas {_gas_line(challenge.gas)})")
+    print(f"challenge {challenge.address}: {test_set.n_rows} rows committed, entries committed until "
+          f"{deadlines['submission']} and revealed until {deadlines['entry-reveal']}, test set revealed until "
+          f"{deadlines['reveal']}, evaluation until {deadlines['evaluation']} (gas {_gas_line(challenge.gas)})")
     print(f"wrote {args.state} (public) and {args.secret} (keep it secret until the reveal)")
     return 0
 
 
+def _compile_entry(args: argparse.Namespace) -> Any:  # a CompiledModel
+    from ml2sc.compiler.driver import compile as compile_model
+
+    if not Path(args.model).is_file():
+        raise Ml2scError(f"model file '{args.model}' not found")
+    return compile_model(args.model, backend=args.backend, calibration=args.calibration)
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
+    """Commit to an entry: an .onnx compiled here (hash of its code before deployment: it stays
+    private until reveal-entry deploys it) or a deployed model (hash read back from the contract)."""
+    from ml2sc.market.challenge import compiled_entry_hash, data_contracts_of
+
     challenge = _challenge(args)
-    model = _model_address(args, challenge.chain)
-    index = challenge.submit(model, challenge.chain)
-    print(f"submitted {model} as entry {index} for {challenge.chain.sender} (gas {_gas_line(challenge.gas)})")
+    secret: dict[str, Any] = {"challenge": challenge.address}
+    if args.address:
+        data = args.data_contract if args.data_contract is not None else data_contracts_of(challenge.chain, args.address)
+        entry_hash = challenge.check_entry(args.address, data)
+        secret |= {"address": args.address, "data_contracts": data}
+        what = f"model {args.address}" + (f" reading {len(data)} data contract(s)" if data else "")
+    elif args.model:
+        compiled = _compile_entry(args)
+        entry_hash = compiled_entry_hash(compiled)
+        secret |= {"model": str(Path(args.model).resolve()), "backend": args.backend, "calibration": args.calibration}
+        what = f"{args.model} ({args.backend}, not deployed until reveal-entry)"
+    else:
+        raise Ml2scError("give the entry as --address 0x... (deployed) or --model FILE.onnx (compiled now, deployed at reveal-entry)")
+    entry = challenge.commit(entry_hash, challenge.chain)
+    _write_json(args.entry, secret | {"entry_hash": "0x" + entry.entry_hash.hex(), "salt": "0x" + entry.salt.hex()},
+                secret=True)
+    print(f"committed to {what} for {challenge.chain.sender}, bond {challenge.entry_bond / 10**18:g} ETH "
+          f"(gas {_gas_line(challenge.gas)}); wrote {args.entry}: reveal it with 'reveal-entry' after the submission deadline")
+    return 0
+
+
+def cmd_reveal_entry(args: argparse.Namespace) -> int:
+    """Reveal the entry committed by 'submit' (deploying it first if it was an .onnx)."""
+    from ml2sc.market.challenge import compiled_entry_hash, deployed_data_contracts
+
+    if not Path(args.entry).is_file():
+        raise Ml2scError(f"entry file '{args.entry}' not found (written by 'market submit')")
+    secret = _read_state(args.entry)
+    challenge = _challenge(args)
+    if secret.get("challenge", challenge.address).lower() != challenge.address.lower():
+        raise Ml2scError(f"'{args.entry}' holds an entry of challenge {secret['challenge']}, not {challenge.address}")
+    if "address" in secret:
+        model, data = secret["address"], secret.get("data_contracts", [])
+    else:
+        args.model, args.backend, args.calibration = secret["model"], secret["backend"], secret.get("calibration")
+        compiled = _compile_entry(args)
+        if "0x" + compiled_entry_hash(compiled).hex() != secret["entry_hash"]:
+            raise Ml2scError(f"{args.model} no longer compiles to the committed entry (changed file or ml2sc version)")
+        deployed = compiled.deploy(challenge.chain)
+        print(f"deployed {compiled.program.contract_name} at {deployed.address} (gas {deployed.gas.deploy:,})")
+        model, data = deployed.address, deployed_data_contracts(deployed)
+    index = challenge.reveal_entry(model, challenge.chain, bytes.fromhex(secret["salt"][2:]), data)
+    print(f"revealed {model} as entry {index} for {challenge.chain.sender} (gas {_gas_line(challenge.gas)})")
     return 0
 
 
@@ -165,10 +220,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(st.to_json(), indent=2))
         return 0
     print(f"challenge {st.address}: phase {st.phase}, reward {st.reward / 10**18:g} ETH, stake {st.stake / 10**18:g} ETH, "
+          f"{st.commits} entries committed (bond {st.entry_bond / 10**18:g} ETH), {len(st.submissions)} revealed, "
           f"rows {st.rows_revealed}/{st.rows} revealed, now {st.timestamp}, deadlines {st.deadlines}")
     for sub in st.submissions:
         score = f"{sub['correct']}/{st.rows} correct, {sub['invalid']} invalid" if sub["evaluated"] else "not evaluated"
-        print(f"  entry {sub['index']}: model {sub['model']} by {sub['submitter']}: {score}")
+        data = f" (+{len(sub['data_contracts'])} data contract(s))" if sub["data_contracts"] else ""
+        print(f"  entry {sub['index']}: model {sub['model']}{data} by {sub['submitter']}: {score}")
     print(f"winner: {'entry ' + str(st.winner) if st.winner is not None else 'none (yet)'}")
     return 0
 
@@ -281,6 +338,9 @@ def _model_source(p: argparse.ArgumentParser) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``market`` and ``verify`` (with their subcommands) to ml2sc's parser."""
+    from ml2sc.market.job_cli import register as register_job
+
+    register_job(sub)  # ml2sc job ... (market/job_cli.py)
     market = sub.add_parser("market", help="ML challenges: reward, hidden test set, on-chain evaluation")
     msub = market.add_subparsers(dest="market_command", required=True, metavar="STEP")
     state = "challenge.json"
@@ -294,20 +354,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=0.0, help="minimum accuracy to win (default 0: best model wins)")
     p.add_argument("--classes", type=int, default=2, help="number of classes (default 2)")
     p.add_argument("--decimals", type=int, default=18, help="fixed-point decimals of the inputs (default 18, SD59x18)")
-    p.add_argument("--submission-period", type=int, default=86_400, help="seconds from now (default 1 day)")
-    p.add_argument("--reveal-period", type=int, default=86_400, help="seconds after submissions close (default 1 day)")
+    p.add_argument("--submission-period", type=int, default=86_400,
+                   help="seconds from now to commit to entries (default 1 day)")
+    p.add_argument("--entry-period", type=int, default=86_400,
+                   help="seconds after submissions close to reveal the entries (default 1 day)")
+    p.add_argument("--reveal-period", type=int, default=86_400,
+                   help="seconds after the entry reveal closes to reveal the test set (default 1 day)")
     p.add_argument("--evaluation-period", type=int, default=86_400, help="seconds after the reveal deadline (default 1 day)")
     p.add_argument("--gas-cap", type=int, default=1_000_000, help="gas per model call (default 1,000,000)")
-    p.add_argument("--max-submissions", type=int, default=16, help="entries accepted (default 16)")
+    p.add_argument("--max-submissions", type=int, default=16, help="entries (commitments) accepted (default 16)")
+    p.add_argument("--bond", default="0.01",
+                   help="ETH each entry locks, refunded on a valid reveal; keeps junk out of the slots (default 0.01)")
+    p.add_argument("--allow-data-contracts", action="store_true",
+                   help="admit models reading data contracts (int8 weights=data; see docs/marketplace.md)")
     p.add_argument("--secret", default="challenge.secret.json", help="where to write the test set and salt")
     p.set_defaults(func=cmd_create)
 
-    p = msub.add_parser("submit", help="enter a model (deployed, or an .onnx compiled and deployed now)")
+    p = msub.add_parser("submit", help="commit to an entry (an .onnx compiled now, or a deployed model), with the bond")
     _common(p, state)
-    _model_source(p)
+    p.add_argument("--address", help="a model contract already deployed")
+    p.add_argument("--data-contract", action="append",
+                   help="a data contract the deployed model reads, in order (repeat; default: found in its code)")
+    p.add_argument("--model", help="an .onnx file: compiled now, deployed by this account at reveal-entry")
+    p.add_argument("--backend", "-b", default="prbmath", help="backend for --model (default prbmath)")
+    p.add_argument("--calibration", help="calibration rows (.npy) for --model with a quantizing backend (int8)")
+    p.add_argument("--entry", default="entry.secret.json", help="where to keep the salt until reveal-entry")
     p.set_defaults(func=cmd_submit)
 
-    p = msub.add_parser("reveal", help="organiser: reveal the test set and salt after submissions close")
+    p = msub.add_parser("reveal-entry", help="after the submission deadline: reveal (deploying first) the committed entry")
+    _common(p, state)
+    p.add_argument("--entry", default="entry.secret.json", help="the file 'submit' wrote")
+    p.set_defaults(func=cmd_reveal_entry)
+
+    p = msub.add_parser("reveal", help="organiser: reveal the test set and salt after the entry reveal closes")
     _common(p, state)
     p.add_argument("--secret", default="challenge.secret.json", help="the file 'create' wrote")
     p.set_defaults(func=cmd_reveal)
@@ -331,7 +410,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = msub.add_parser("warp", help="dev chains (anvil): move the clock, e.g. --past submission")
     _common(p, state)
     p.add_argument("seconds", type=int, nargs="?", default=0)
-    p.add_argument("--past", choices=["submission", "reveal", "evaluation"], help="just past this deadline")
+    p.add_argument("--past", choices=["submission", "entry-reveal", "reveal", "evaluation"], help="just past this deadline")
     p.set_defaults(func=cmd_warp)
 
     verify = sub.add_parser("verify", help="verified off-chain inference: staked claims, challenged on chain")

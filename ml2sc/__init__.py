@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from ml2sc.compiler.driver import CompiledModel
+    from ml2sc.compiler.driver import CompiledModel, DeployedModel
     from ml2sc.frontends.errors import FrontendError
     from ml2sc.frontends.keras_frontend import export_keras
     from ml2sc.frontends.sklearn_frontend import export_sklearn
@@ -30,6 +30,19 @@ def compile(model: Any, backend: str = "prbmath", **kwargs: Any) -> CompiledMode
     return _compile(model, backend=backend, **kwargs)
 
 
+def attach(target: Any, rpc_url: str | None = None, **kwargs: Any) -> DeployedModel:
+    """The deployed model of a record written by ``ml2sc deploy`` (its path, or the dict) or of a
+    model's address (record looked up in ``deployments/<chain id>/``), on the node at ``rpc_url``
+    (or ``chain=``): the handle ``.deploy()`` returns, once the chain's code matches the record.
+
+    Keyword arguments (``chain``, ``key_env``, ``keystore``, ``directory``): see
+    ``ml2sc.compiler.deployments.attach``.
+    """
+    from ml2sc.compiler.deployments import attach as _attach
+
+    return _attach(target, rpc_url=rpc_url, **kwargs)
+
+
 # The frontends, loaded on first access (through ml2sc.frontends, which imports each
 # frontend module only when asked) so that importing ml2sc imports no framework.
 _FRONTENDS = ("export_torch", "export_keras", "export_sklearn", "FrontendError")
@@ -44,4 +57,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["compile", "__version__", "export_torch", "export_keras", "export_sklearn", "FrontendError"]
+__all__ = ["compile", "attach", "__version__", "export_torch", "export_keras", "export_sklearn", "FrontendError"]

@@ -6,17 +6,24 @@ import {ChallengeModels} from "ml2sc/ChallengeModels.sol";
 
 /// @title A machine-learning challenge: a reward for the best model on a hidden test set.
 /// @notice The organiser deploys this contract with the reward and a stake (ETH escrowed here)
-/// and a salted commitment to the test set. Until the submission deadline anyone submits a model
-/// contract compiled by ml2sc (one per address). The organiser then reveals the test set, which
-/// must match the commitment; anyone runs the evaluation, a gas-bounded batch at a time; the best
-/// model (earliest on ties) that reaches the accuracy threshold wins; everyone pulls their money.
+/// and a salted commitment to the test set. Until the submission deadline anyone commits to an
+/// entry (one per address) with a bond: keccak256(abi.encode(submitter, entryHash, salt)), so
+/// entries stay secret while others can still enter (no copy of a public model with one constant
+/// changed). In the entry-reveal window each submitter reveals the model contract (and the data
+/// contracts it reads); a valid reveal gets the bond back. The organiser then reveals the test
+/// set, which must match its commitment; anyone runs the evaluation, a gas-bounded batch at a
+/// time; the best model (earliest on ties) that reaches the accuracy threshold wins; everyone
+/// pulls their money.
 ///
 /// Rules (docs/marketplace.md):
 ///  - revealed: the winner gets the reward and the organiser the stake back; without a winner
 ///    the reward goes back to the organiser too;
-///  - never revealed by the reveal deadline: reward and stake are split between the submitters
-///    (all back to the organiser if nobody submitted);
-///  - evaluation not finished by its deadline: only fully evaluated models compete.
+///  - never revealed by the reveal deadline: reward and stake are split between the revealed
+///    entries (all back to the organiser if there is none);
+///  - evaluation not finished by its deadline: only fully evaluated models compete;
+///  - bonds of entries never (validly) revealed are forfeited to the winner (to the revealed
+///    entries if the test set is never revealed), never to the organiser, who could otherwise
+///    fill every entry slot with free junk; with nobody to take them they stay here (burnt).
 ///
 /// Test-set rows are `laneBytes`-byte big-endian two's-complement lanes: the label, then the
 /// `nInputs` inputs in the models' fixed-point format (value x inputScale). Rows are kept in code
@@ -24,7 +31,7 @@ import {ChallengeModels} from "ml2sc/ChallengeModels.sol";
 contract Challenge {
     // ------------------------------------------------------------------ errors
     error NoReward(uint256 value, uint256 stake);
-    error BadDeadlines(uint256 submission, uint256 reveal, uint256 evaluation);
+    error BadDeadlines(uint256 submission, uint256 entryReveal, uint256 reveal, uint256 evaluation);
     error BadTestSetShape(uint256 rows, uint256 inputs, uint256 laneBytes);
     error BadClasses(uint256 nClasses);
     error BadThreshold(uint256 thresholdBps);
@@ -35,6 +42,13 @@ contract Challenge {
     error AlreadySubmitted(address submitter);
     error TooManySubmissions(uint256 max);
     error DuplicateModel(address model, uint256 index);
+    error WrongBond(uint256 bond, uint256 value);
+    error ZeroCommitment();
+    error EntryRevealNotOpen(uint256 opensAfter, uint256 timestamp);
+    error EntryRevealClosed(uint256 deadline, uint256 timestamp);
+    error NotCommitted(address submitter);
+    error EntryMismatch(bytes32 commitment, bytes32 computed);
+    error DataContractsNotAllowed();
     error WrongInputScale(uint256 expected, uint256 got);
     error ModelHashUnavailable(address model);
     error NotOrganiser(address caller);
@@ -59,7 +73,8 @@ contract Challenge {
     error Reentrancy();
 
     // ------------------------------------------------------------------ events
-    event Submitted(uint256 indexed index, address indexed submitter, address model, bytes32 modelHash);
+    event Committed(address indexed submitter, bytes32 commitment);
+    event Submitted(uint256 indexed index, address indexed submitter, address model, bytes32 modelHash, bytes32 entryHash);
     event RowsRevealed(uint256 rows, uint256 total);
     event Revealed(bytes32 salt, bytes32 rowHash);
     event Evaluated(uint256 pairs, uint256 submission, uint256 row);
@@ -67,12 +82,13 @@ contract Challenge {
     event Claimed(address indexed account, address to, uint256 amount);
 
     // ------------------------------------------------------------------ types
-    enum Phase { Submission, Reveal, Evaluation, Final }
+    enum Phase { Submission, EntryReveal, Reveal, Evaluation, Final }
 
     /// @notice Constructor parameters (a struct: too many for the stack as arguments).
     struct Config {
         bytes32 commitment; // keccak256(abi.encode(salt, rowHash)), see reveal
-        uint256 submissionDeadline; // unix seconds, inclusive
+        uint256 submissionDeadline; // unix seconds, inclusive: last second to commit to an entry
+        uint256 entryRevealDeadline; // last second to reveal an entry
         uint256 revealDeadline;
         uint256 evaluationDeadline;
         uint256 nRows;
@@ -83,7 +99,9 @@ contract Challenge {
         uint256 stake; // part of msg.value that is the organiser's stake, the rest is the reward
         uint256 inputScale; // models must report this inputScale() (1e18 for SD59x18)
         uint256 modelGasCap; // gas given to each classify call
-        uint256 maxSubmissions;
+        uint256 maxSubmissions; // entries (commitments) accepted
+        uint256 entryBond; // wei each commitment locks; refunded on a valid reveal
+        bool allowDataContracts; // admit models reading data contracts (see ChallengeModels.scanEntry)
     }
 
     struct Submission {
@@ -93,6 +111,7 @@ contract Challenge {
         bool evaluated;
         address model;
         bytes32 modelHash;
+        bytes32 entryHash; // ChallengeModels.scanEntry: the model's code and its data contracts'
     }
 
     /// @dev Evaluation cursor (one slot): submission and row next to run, the counters of the
@@ -116,6 +135,7 @@ contract Challenge {
     uint256 public immutable reward;
     uint256 public immutable stake;
     uint256 public immutable submissionDeadline;
+    uint256 public immutable entryRevealDeadline;
     uint256 public immutable revealDeadline;
     uint256 public immutable evaluationDeadline;
     uint256 public immutable nRows;
@@ -129,11 +149,16 @@ contract Challenge {
     uint256 public immutable inputScale;
     uint256 public immutable modelGasCap;
     uint256 public immutable maxSubmissions;
+    uint256 public immutable entryBond;
+    bool public immutable allowDataContracts;
 
     // ------------------------------------------------------------------ state
-    Submission[] internal _submissions;
+    mapping(address submitter => bytes32) public commitmentOf;
+    uint256 public commitCount;
+    Submission[] internal _submissions; // the revealed entries, in reveal order
     mapping(address submitter => uint256) public submissionOf; // index + 1
-    mapping(bytes32 codeHash => uint256) internal _codeSeen; // index + 1
+    mapping(bytes32 entryHash => uint256) internal _entrySeen; // index + 1
+    mapping(uint256 index => address[]) internal _dataOf; // each entry's data contracts
     address[] public chunks; // SSTORE2 data contracts holding the revealed rows
     bytes32 public rowHash; // rolling hash of the rows revealed so far
     uint256 public rowsRevealed;
@@ -151,9 +176,9 @@ contract Challenge {
 
     constructor(Config memory c) payable {
         if (msg.value <= c.stake) revert NoReward(msg.value, c.stake);
-        if (!(block.timestamp < c.submissionDeadline && c.submissionDeadline < c.revealDeadline
-                && c.revealDeadline < c.evaluationDeadline)) {
-            revert BadDeadlines(c.submissionDeadline, c.revealDeadline, c.evaluationDeadline);
+        if (!(block.timestamp < c.submissionDeadline && c.submissionDeadline < c.entryRevealDeadline
+                && c.entryRevealDeadline < c.revealDeadline && c.revealDeadline < c.evaluationDeadline)) {
+            revert BadDeadlines(c.submissionDeadline, c.entryRevealDeadline, c.revealDeadline, c.evaluationDeadline);
         }
         if (c.nRows == 0 || c.nRows > type(uint32).max || c.nInputs == 0 || c.laneBytes == 0
                 || c.laneBytes > 32 || c.laneBytes * (c.nInputs + 1) > MAX_CHUNK) {
@@ -168,6 +193,7 @@ contract Challenge {
         reward = msg.value - c.stake;
         stake = c.stake;
         submissionDeadline = c.submissionDeadline;
+        entryRevealDeadline = c.entryRevealDeadline;
         revealDeadline = c.revealDeadline;
         evaluationDeadline = c.evaluationDeadline;
         nRows = c.nRows;
@@ -181,20 +207,43 @@ contract Challenge {
         inputScale = c.inputScale;
         modelGasCap = c.modelGasCap;
         maxSubmissions = c.maxSubmissions;
+        entryBond = c.entryBond;
+        allowDataContracts = c.allowDataContracts;
     }
 
     // ------------------------------------------------------------------ submission
 
-    /// @notice Enter `model` (an IML2SCModel contract) for msg.sender, who is paid if it wins.
-    /// The model must be self-contained (see ChallengeModels) and not a copy of an earlier entry.
-    function submit(address model) external returns (uint256 index) {
+    /// @notice Commit to an entry for msg.sender, who is paid if it wins:
+    /// `commitment = keccak256(abi.encode(msg.sender, entryHash, salt))` (entryHash: see
+    /// checkEntry), with exactly `entryBond` wei. The entry stays secret until the submission
+    /// deadline; msg.sender in the hash means nobody else can reveal it.
+    function commit(bytes32 commitment_) external payable {
         if (block.timestamp > submissionDeadline) revert SubmissionClosed(submissionDeadline, block.timestamp); // guard: submission-deadline
         if (msg.sender == organiser) revert OrganiserCannotSubmit();
+        if (commitmentOf[msg.sender] != 0) revert AlreadySubmitted(msg.sender);
+        if (commitment_ == 0) revert ZeroCommitment();
+        if (msg.value != entryBond) revert WrongBond(entryBond, msg.value); // guard: entry-bond
+        if (commitCount >= maxSubmissions) revert TooManySubmissions(maxSubmissions);
+        commitmentOf[msg.sender] = commitment_;
+        ++commitCount;
+        emit Committed(msg.sender, commitment_);
+    }
+
+    /// @notice Reveal msg.sender's entry: `model` (an IML2SCModel contract) and the pure data
+    /// contracts it reads, in the order of the committed entryHash. The model must be
+    /// self-contained (ChallengeModels.scanEntry) and not a copy of an earlier entry.
+    function revealEntry(address model, address[] calldata data, bytes32 salt) external returns (uint256 index) {
+        if (block.timestamp <= submissionDeadline) revert EntryRevealNotOpen(submissionDeadline, block.timestamp);
+        if (block.timestamp > entryRevealDeadline) revert EntryRevealClosed(entryRevealDeadline, block.timestamp);
+        bytes32 committed = commitmentOf[msg.sender];
+        if (committed == 0) revert NotCommitted(msg.sender);
         if (submissionOf[msg.sender] != 0) revert AlreadySubmitted(msg.sender);
-        if (_submissions.length >= maxSubmissions) revert TooManySubmissions(maxSubmissions);
-        ChallengeModels.requireSelfContained(model); // guard: self-contained
-        bytes32 codeHash = model.codehash;
-        if (_codeSeen[codeHash] != 0) revert DuplicateModel(model, _codeSeen[codeHash] - 1);
+        if (data.length != 0 && !allowDataContracts) revert DataContractsNotAllowed();
+        (bytes32 entryHash, uint256 pc, uint256 op) = ChallengeModels.scanEntry(model, data);
+        if (pc != ChallengeModels.CLEAN) revert ChallengeModels.ModelNotSelfContained(model, pc, op); // guard: self-contained
+        bytes32 computed = keccak256(abi.encode(msg.sender, entryHash, salt));
+        if (computed != committed) revert EntryMismatch(committed, computed); // guard: entry-commitment
+        if (_entrySeen[entryHash] != 0) revert DuplicateModel(model, _entrySeen[entryHash] - 1);
         (bool ok, uint256 size, bytes32 word) =
             ChallengeModels.call32(model, abi.encodeCall(IML2SCModel.inputScale, ()), VIEW_GAS);
         if (!ok || size != 32 || uint256(word) != inputScale) revert WrongInputScale(inputScale, uint256(word));
@@ -202,10 +251,21 @@ contract Challenge {
         if (!ok || size != 32) revert ModelHashUnavailable(model);
 
         index = _submissions.length;
-        _submissions.push(Submission(msg.sender, 0, 0, false, model, word));
+        _submissions.push(Submission(msg.sender, 0, 0, false, model, word, entryHash));
+        if (data.length != 0) _dataOf[index] = data;
         submissionOf[msg.sender] = index + 1;
-        _codeSeen[codeHash] = index + 1;
-        emit Submitted(index, msg.sender, model, word);
+        _entrySeen[entryHash] = index + 1;
+        emit Submitted(index, msg.sender, model, word, entryHash);
+    }
+
+    /// @notice What revealEntry computes and checks of an entry, without a transaction: its
+    /// entryHash (what a commitment hides), or the named error that would refuse it.
+    function checkEntry(address model, address[] calldata data) external view returns (bytes32 entryHash) {
+        if (data.length != 0 && !allowDataContracts) revert DataContractsNotAllowed();
+        uint256 pc;
+        uint256 op;
+        (entryHash, pc, op) = ChallengeModels.scanEntry(model, data);
+        if (pc != ChallengeModels.CLEAN) revert ChallengeModels.ModelNotSelfContained(model, pc, op);
     }
 
     // ------------------------------------------------------------------ reveal
@@ -228,7 +288,7 @@ contract Challenge {
 
     function _revealRows(bytes calldata rows, bool last) private {
         if (msg.sender != organiser) revert NotOrganiser(msg.sender);
-        if (block.timestamp <= submissionDeadline) revert RevealNotOpen(submissionDeadline, block.timestamp);
+        if (block.timestamp <= entryRevealDeadline) revert RevealNotOpen(entryRevealDeadline, block.timestamp);
         if (block.timestamp > revealDeadline) revert RevealClosed(revealDeadline, block.timestamp);
         if (revealed) revert AlreadyRevealed();
         uint256 k = rows.length / rowBytes;
@@ -369,7 +429,8 @@ contract Challenge {
     function phase() external view returns (Phase) {
         if (isFinal()) return Phase.Final;
         if (revealed) return Phase.Evaluation;
-        return block.timestamp > submissionDeadline ? Phase.Reveal : Phase.Submission;
+        if (block.timestamp > entryRevealDeadline) return Phase.Reveal;
+        return block.timestamp > submissionDeadline ? Phase.EntryReveal : Phase.Submission;
     }
 
     /// @notice The winning submission's index + 1 (0: none, or not decided yet).
@@ -385,6 +446,17 @@ contract Challenge {
         return _submissions[index];
     }
 
+    /// @notice The data contracts entry `index` reads (pinned at its reveal: pure data never changes).
+    function dataContracts(uint256 index) external view returns (address[] memory) {
+        return _dataOf[index];
+    }
+
+    /// @notice Bonds of commitments never validly revealed (known once the entry reveal closed).
+    function forfeitedBonds() public view returns (uint256) {
+        if (block.timestamp <= entryRevealDeadline) return 0;
+        return (commitCount - _submissions.length) * entryBond;
+    }
+
     /// @notice What `account` may still claim (0 before the challenge is final).
     function claimable(address account) external view returns (uint256) {
         return claimed[account] ? 0 : owed(account);
@@ -393,20 +465,22 @@ contract Challenge {
     /// @notice Everything the rules give `account` once the challenge is final, claimed or not.
     function owed(address account) public view returns (uint256) {
         if (!isFinal()) return 0;
-        if (!revealed) return _forfeitShare(account); // guard: forfeit
-        uint256 amount;
+        uint256 amount = submissionOf[account] != 0 ? entryBond : 0; // guard: bond-refund
+        if (!revealed) return amount + _forfeitShare(account); // guard: forfeit
         uint256 w = progress.best;
-        if (account == organiser) amount = w == 0 ? stake + reward : stake;
-        if (w != 0 && _submissions[w - 1].submitter == account) amount += reward;
+        if (account == organiser) amount += w == 0 ? stake + reward : stake;
+        if (w != 0 && _submissions[w - 1].submitter == account) amount += reward + forfeitedBonds();
         return amount;
     }
 
-    /// @dev Never revealed: reward and stake go to the submitters in equal shares (the first
-    /// submitter also gets the indivisible remainder); back to the organiser if nobody submitted.
+    /// @dev Never revealed: reward, stake and forfeited bonds go to the revealed entries in equal
+    /// shares (the first also gets the indivisible remainder); reward and stake back to the
+    /// organiser if there is none (the forfeited bonds then stay here).
     function _forfeitShare(address account) private view returns (uint256) {
         uint256 n = _submissions.length;
         uint256 pot = reward + stake;
         if (n == 0) return account == organiser ? pot : 0;
+        pot += forfeitedBonds();
         uint256 index = submissionOf[account];
         if (index == 0) return 0;
         return pot / n + (index == 1 ? pot % n : 0);

@@ -1,4 +1,9 @@
-"""``ml2sc estimate``: deployment and inference gas predicted from the IR, no solc, no chain.
+"""``ml2sc estimate --fitted``: deployment and inference gas predicted from the IR, no solc, no EVM.
+
+``ml2sc estimate`` itself counts (``tools.plan``: solc, then one execution in an
+in-process EVM, re-priced per fork), which is exact; this fitted model stays for what
+must not compile or run anything (about a second; a few percent off on models unlike
+its fit set) and is what ``bench/fit_gas_model.py`` fits. It prices Prague only.
 
 The model has ML2SC's form (deployment, upload and inference as sums of
 fitted constants times counts of layers, neurons, weights ...), fitted per
@@ -40,7 +45,7 @@ from eth_abi import encode
 
 from ml2sc.backends.base import Backend
 from ml2sc.backends.common.naming import selector
-from ml2sc.chain import TX_BASE_GAS, calldata_floor, intrinsic_gas
+from ml2sc.chain import TX_BASE_GAS, TX_GAS_CAP, calldata_floor, intrinsic_gas
 from ml2sc.ir.errors import Ml2scError
 from ml2sc.ir.module import Module
 
@@ -305,7 +310,22 @@ def _batch(model: GasModel, pack: Packer, features: dict[str, float], rows: list
 
 # ---------------------------------------------------------------------------- CLI
 def estimate_command(args: Any, data: np.ndarray | None, calibration: np.ndarray | None) -> int:
-    """``ml2sc estimate MODEL --backend B [--data X.npy] [--json]``."""
+    """``ml2sc estimate MODEL --backend B [--data X.npy] [--fork F] [--tx-gas-cap N] [--fitted] [--json]``:
+    the counted plan (``tools.plan``), or with ``--fitted`` the fitted model's figures."""
+    if not getattr(args, "fitted", False):
+        from ml2sc.tools.plan import plan, print_plan
+
+        cap = getattr(args, "plan_tx_gas_cap", None)
+        result = plan(args.model, args.backend, fork=getattr(args, "fork", "prague"),
+                      pipeline=_with_cap(args.pipeline, args.backend, cap), data=data, calibration=calibration,
+                      batch_rows=args.batch_rows, tx_gas_cap=TX_GAS_CAP if cap is None else cap)
+        if args.json:
+            print(json.dumps(result.to_json(), indent=2))
+        else:
+            print_plan(result)
+        return 0
+    if getattr(args, "fork", "prague") != "prague":
+        raise Ml2scError("--fitted prices Prague only (its coefficients are fitted there); drop --fitted for another fork")
     est = estimate(args.model, args.backend, pipeline=args.pipeline, data=data,
                    batch_rows=args.batch_rows, calibration=calibration)
     if args.json:
@@ -313,6 +333,22 @@ def estimate_command(args: Any, data: np.ndarray | None, calibration: np.ndarray
     else:
         print_estimate(est)
     return 0
+
+
+def _with_cap(pipeline: str | None, backend: str, cap: int | None) -> str | None:
+    """The pipeline with ``place-weights{tx_gas_cap=cap}`` when it has that pass (int8 compiles an inference
+    over the cap as steps, as ``ml2sc run --tx-gas-cap`` does); other pipelines as they are."""
+    from ml2sc.compiler.driver import get_backend
+
+    full = pipeline if pipeline is not None else get_backend(backend).pipeline
+    if cap is None or "place-weights" not in full:
+        return pipeline
+    before, _, after = full.partition("place-weights")
+    options = f"tx_gas_cap={cap}"
+    if after.startswith("{"):
+        existing, _, after = after[1:].partition("}")
+        options = f"{existing},{options}" if existing else options
+    return f"{before}place-weights{{{options}}}{after}"
 
 
 def print_estimate(est: Estimate) -> None:

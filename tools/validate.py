@@ -49,6 +49,12 @@ class ValidationReport:
     precision: str
     outputs: list[OutputCheck] = field(default_factory=list)
     gas: dict[str, Any] = field(default_factory=dict)
+    # output name -> (on-chain values, onnxruntime's), row by row: what `--report` draws its
+    # error histogram and confusion matrix from (not in the JSON: it can be large)
+    values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    # int8: share of the calibration rows (--data) whose decision equals the float model's, as
+    # measured (and enforced) by compile; None for exact backends
+    calibration_agreement: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,6 +66,7 @@ class ValidationReport:
             "evm_equals_simulator_rows": self.evm_equals_simulator,
             "oracle_precision": self.precision,
             "outputs": [o.__dict__ for o in self.outputs],
+            "calibration_agreement": self.calibration_agreement,
             "gas": self.gas,
             "ok": self.ok,
         }
@@ -118,11 +125,13 @@ def validate(
     same = sum(a == b for a, b in zip(on_chain, simulated, strict=True))
     ref, precision = onnx_reference(compiled.onnx_model, x)
     got = decode_outputs(compiled.program, on_chain, exact=True)
-    report = ValidationReport(len(rows), same, precision, gas=deployed.gas.summary())
+    report = ValidationReport(len(rows), same, precision, gas=deployed.gas.summary(),
+                              calibration_agreement=getattr(compiled, "agreement", None))
     quantized = any(s.scale is not None for s in compiled.program.outputs)
     for name, arr in got.items():
         if name in ref:
             check = (_check_quantized(name, arr, ref[name], min_agreement) if quantized
                      else _check(name, arr, ref[name], atol, rtol))
             report.outputs.append(check)
+            report.values[name] = (arr, ref[name])
     return report

@@ -30,8 +30,14 @@ def _fake_quant(v: np.ndarray, lo: float, hi: float, bits: int) -> np.ndarray:
 def value_range(values: np.ndarray, method: str, percentile: float = 99.99, bits: int = 8) -> tuple[float, float]:
     """The real range [lo, hi] to represent, chosen from the calibration samples by ``method``."""
     v = np.asarray(values, dtype=np.float64).ravel()
-    if v.size == 0 or not np.all(np.isfinite(v)):
-        raise Ml2scError("int8: calibration produced no or non-finite activations (check the calibration data)")
+    if v.size == 0:
+        raise Ml2scError("int8: no calibration samples for a quantization range (pass at least one calibration row)")
+    if not np.all(np.isfinite(v)):
+        # the rows themselves are checked finite and within 2^127/1e18 (compiler/data.py), so the
+        # float model overflows on them: no range can describe an infinite value
+        bad = int(np.count_nonzero(~np.isfinite(v)))
+        raise Ml2scError(f"int8: the float model overflows to inf/NaN on the calibration rows ({bad} of the "
+                         f"{v.size} values of a layer's output); its weights are too large to quantize")
     if method == "minmax":
         return float(v.min()), float(v.max())
     if method == "percentile":

@@ -98,8 +98,8 @@ def _nbytes(v: int) -> int:
 def cost_features(module: Module, batch_rows: int = 50) -> dict[str, float]:
     """Counts of SWAR words, groups, outputs, tables and contracts of the int8 contract."""
     if module.attribute("int8.layout") == "dense":
-        raise Ml2scError("ml2sc estimate: the int8 gas model is fitted on the SWAR layout; the dense layout has no "
-                         "fitted model yet (measure it with 'ml2sc run --layout dense --json')")
+        raise Ml2scError("ml2sc estimate --fitted: the int8 gas model is fitted on the SWAR layout; the dense layout "
+                         "has no fitted model (drop --fitted: the counted estimate prices every layout)")
     names = {t for terms in TERMS.values() for t in terms}
     f: dict[str, float] = dict.fromkeys(names | {"macs"}, 0.0)
     inline = weights_inline(module)

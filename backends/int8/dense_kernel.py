@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ml2sc.ir.module import Module
 
 UNROLL = 2  # words per loop iteration
+BOOK_MIN = 100  # more data contracts than this: an address book (see DenseKernels.book)
 
 
 def _runs(passes: tuple[DensePass, ...]) -> list[list[DensePass]]:
@@ -51,11 +52,13 @@ class DenseKernels:
     quant: ops.Quantize
     xbias: int
     dots: list[str]
+    _fns: dict[tuple, str]
 
     def _copy(self, offset: int, length: int, dst: int) -> None: ...
 
-    def _qgemm_dense(self, op: ops.QGemm, rq: ops.Requantize) -> None:
-        """P = 128 sum p once, then per pass: copy its words and records, call its kernel."""
+    def _qgemm_dense(self, op: ops.QGemm, rq: ops.Requantize, lo: int = 0, hi: int | None = None) -> None:
+        """P = 128 sum p, then per pass: copy its words and records, call its kernel. Passes lo..hi-1
+        only when the layer is split over steps (P is then recomputed by each step: it is not state)."""
         rows = self.m.constant(op.weight).rows()
         n_out, n_in = len(rows), len(rows[0])
         plan = plan_dense(n_out, n_in, f"qgemm {op.result}")
@@ -74,15 +77,21 @@ class DenseKernels:
             total = f"add(s, {lit(n_in * off)})" if off else "s"
             self.w.line(f"mstore({self.mem.at('PSUM')}, shl(7, {total})) // P = 128 * sum of p")
         width = record_width(bias)
-        for group in _runs(plan.passes):
+        for group in _runs(plan.passes[lo:hi]):
             p = group[0]
-            fn = f"_dense{len(self.dots)}"
-            self.dots.append(self._dense_function(fn, plan, p, x, off, rq, width))
+            key = (op.result.name, p.bundles, p.per_word, p.words, p.outputs)
+            fn = self._fns.get(key) or f"_dense{len(self.dots)}"
+            if key not in self._fns:
+                self.dots.append(self._dense_function(fn, plan, p, x, off, rq, width))
+                self._fns[key] = fn
             start = None
             for q in group:  # consecutive passes: consecutive payloads of one size
                 span = slice(q.first_output, q.first_output + q.outputs)
-                offset = self.blob.add(pack_pass(rows, plan, q) + pack_records(mult[span], shift[span], bias[span], width))
+                payload = pack_pass(rows, plan, q) + pack_records(mult[span], shift[span], bias[span], width)
+                offset = self.blob.add(payload)
                 start = offset if start is None else start
+                if (offset + len(payload) - 1) // CHUNK - offset // CHUNK >= 2:  # touches three data contracts
+                    self._copy_three = True
             size = 32 * p.words + width * p.outputs
             out = self.mem.address(rq.result.name, p.first_output)
             last = p.first_output + len(group) * p.outputs - 1
@@ -98,6 +107,17 @@ class DenseKernels:
         """Blob bytes [offset, offset + len) to memory dst, from whichever data contracts hold them."""
         w, n = self.w, len(self.blob.runtimes())
         w.comment(f"Bytes [offset, offset + len) of the data contracts' payloads ({CHUNK} bytes each, back to back) to dst.")
+        if getattr(self, "_copy_three", False):
+            # a pass longer than one contract's bytes (fan-in above ~760) that straddles three: a loop
+            with (w.block("function _copyBlob(uint256 offset, uint256 len, uint256 dst) private view"), w.block("unchecked"),
+                  w.block("while (len != 0)")):
+                w.line(f"uint256 local = offset % {CHUNK};")
+                w.line(f"uint256 n = len < {CHUNK} - local ? len : {CHUNK} - local;")
+                w.line(f"address d = _data(offset / {CHUNK});")
+                w.line('assembly ("memory-safe") { extcodecopy(d, dst, add(local, 1), n) }')
+                w.line("offset += n; dst += n; len -= n;")
+            self._data_function(n)
+            return
         with w.block("function _copyBlob(uint256 offset, uint256 len, uint256 dst) private view"), w.block("unchecked"):
             w.line(f"uint256 local = offset % {CHUNK};")
             w.line(f"uint256 first = len < {CHUNK} - local ? len : {CHUNK} - local;")
@@ -106,6 +126,23 @@ class DenseKernels:
             with w.block("if (first < len)"):
                 w.line(f"d = _data(offset / {CHUNK} + 1);")
                 w.line('assembly ("memory-safe") { extcodecopy(d, add(dst, first), 1, sub(len, first)) }')
+        self._data_function(n)
+
+    @property
+    def book(self) -> bool:
+        """Many data contracts (dense models above ~2.4M weights): their addresses in an address-book
+        contract, not in one immutable each (237 immutables and checks overflow EIP-3860's 49,152-byte
+        initcode, and a lookup chain of 237 comparisons costs ~2,600 gas a copy)."""
+        return self.dense and len(self.blob.runtimes()) > BOOK_MIN  # type: ignore[attr-defined]
+
+    def _data_function(self, n: int) -> None:
+        w = self.w
+        if self.book:
+            w.comment("Data contract k's address: 20 bytes of the address book's code (after its STOP byte).")
+            with w.block("function _data(uint256 k) private view returns (address d)"):
+                w.line("address book = BOOK;")
+                w.line('assembly ("memory-safe") { extcodecopy(book, 0, add(1, mul(20, k)), 20) d := shr(96, mload(0)) }')
+            return
         with w.block(f"function _data(uint256{' k' if n > 1 else ''}) private view returns (address d)"):
             w.line(" ".join(f"{'else ' if i else ''}if (k == {i}) d = D{i};" for i in range(n - 1))
                    + (f" else d = D{n - 1};" if n > 1 else "d = D0;"))

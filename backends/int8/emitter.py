@@ -29,7 +29,9 @@ from ml2sc.backends.int8.dense_kernel import DenseKernels
 from ml2sc.backends.int8.entry import INTERFACE, Int8Entry, qtype
 from ml2sc.backends.int8.layout import DataBlob
 from ml2sc.backends.int8.place_weights import weights_inline
+from ml2sc.backends.int8.session import Session
 from ml2sc.backends.int8.swar import LanePlan, init_word, pack_group, prove_lanes
+from ml2sc.backends.int8.tiles import lane_requant
 from ml2sc.ir import ops
 from ml2sc.ir.errors import Ml2scError
 from ml2sc.ir.module import Module
@@ -44,7 +46,7 @@ def exp_table(lo: tuple, hi: tuple) -> bytes:
     return b"".join((int(v) - 1).to_bytes(2, "big") for v in (*lo, *hi))
 
 
-class Int8Emitter(DenseKernels, Int8Entry):
+class Int8Emitter(Session, DenseKernels, Int8Entry):
     """Module -> Solidity: the forward pass here, the entry points in ``Int8Entry``."""
 
     backend = "int8"
@@ -62,9 +64,13 @@ class Int8Emitter(DenseKernels, Int8Entry):
         if self.dense and self.inline:
             raise Ml2scError("int8 backend: the dense layout keeps its weights in data contracts, not inline")
         self.mut = "pure" if self.inline else "view"  # reading data contracts makes the entries view
+        self.split = module.attribute("int8.split") == "tiles"  # SWAR layers in tile contracts (tiles.py)
+        self.dots: list[str] = []
+        self._fns: dict[tuple, str] = {}  # kernel functions already written (a layer split over steps)
+        self._prepare_tiles()
         self.mem = self._plan_memory()
         self.end = self.mem.top
-        self.dots: list[str] = []
+        self._plan()  # tiles, units and steps (session.py): nothing for a model that fits one contract and one tx
         self.tables: list[tuple[str, bytes]] = []  # inline lookup tables: (constant name, 32-byte word)
 
     def _plan_memory(self) -> Memory:
@@ -84,10 +90,13 @@ class Int8Emitter(DenseKernels, Int8Entry):
             window = max((p.words + -(-(RECORD_BYTES * p.outputs + 32) // 32) for op in self.m.ops
                           if isinstance(op, ops.QGemm) for p in plan_dense(*self.m.constant(op.weight).type.shape, "").passes),
                          default=0)
-        mem.alloc("WIN", 0 if self.inline else window, "WIN", "one group of weight words")
+        mem.alloc("WIN", 0 if self.inline or self.split else window, "WIN", "one group of weight words")
         if self.dense:
             mem.alloc("ACC", 4, "ACC", "the accumulators of one pass, for the requantization loop (dense layout)")
             mem.alloc("PSUM", 1, "PSUM", "128 * the sum of the layer's inputs (dense layout)")
+        if self.split:
+            mem.alloc("TILEIN", self.tile_table + fan_in, "TILEIN",
+                      "a tile contract's calldata: the data contracts' addresses, then the layer's input")
         return mem
 
     def _check(self) -> None:
@@ -107,6 +116,8 @@ class Int8Emitter(DenseKernels, Int8Entry):
                     raise Ml2scError(f"int8 backend: qgemm {op.result} must be followed by its only user, a requantize")
 
     def conventions(self) -> dict[str, object]:
+        if self.split or self.steps:
+            return self._session_conventions()
         return {"input_decimals": 18, "packed_input_bytes": 1, "data_contracts": self.blob.runtimes(),
                 "metadata": {"abi_interface": f"ml2sc/{INTERFACE}.sol:{INTERFACE}", "data_bytes": str(len(self.blob.data)),
                              "weights": self.m.attribute("int8.weights") or "",
@@ -126,13 +137,18 @@ class Int8Emitter(DenseKernels, Int8Entry):
             "Integer-only: int8 activations and weights, SWAR matrix-vector kernels over weights read",
             "from data contracts with EXTCODECOPY, requantization by multiplier and shift.",
             f"Weights: {self.m.attribute('int8.weights')} ({self.m.attribute('int8.weights.why')}); "
-            f"layout: {self.m.attribute('int8.layout') or 'swar'} ({self.m.attribute('int8.layout.why') or 'default'})."])
+            f"layout: {self.m.attribute('int8.layout') or 'swar'} ({self.m.attribute('int8.layout.why') or 'default'})."]
+            + ([f"Split: the SWAR layers in {len(self.tile_list)} tile contracts ({self.m.attribute('int8.split.why')})."]
+               if self.tile_list else [])
+            + ([f"Steps: {self._session_conventions()['metadata']['steps_why']} (begin/step)."] if self.steps else []))
         w.line(f'import {{ {INTERFACE} }} from "ml2sc/{INTERFACE}.sol";')
         w.blank()
         with w.block(f"contract {self.contract}"):
             self._constants()
+            self._session_constants()
             self._constructor()
             self._entry_points()
+            self._session_entry_points()
             for line in forward.rstrip("\n").split("\n"):
                 w.line(line) if line else w.blank()
             self._helpers()
@@ -158,14 +174,22 @@ class Int8Emitter(DenseKernels, Int8Entry):
         for name, word in self.tables:
             w.line(f"bytes32 internal constant {name} = 0x{word.hex()};")
         self.n_data = len(self.blob.runtimes()) if self.blob.data else 0
-        for k in range(self.n_data):
+        if self.book:
+            w.line("address internal immutable BOOK; // the data contracts' addresses, 20 bytes each: the code of a "
+                   "contract the constructor created")
+        for k in range(0 if self.book else self.n_data):
             w.line(f"address internal immutable D{k}; // data contract {k}")
         w.blank()
 
     def _forward(self) -> None:
+        if self.steps:
+            self._stepped_forward()
+            return
         self.w.comment("The forward pass: reads the int8 input at X, leaves the ABI-encoded result at RESULT.")
         with self.w.block(f"function _forward() private {self.mut}"):
-            if not self.inline and not self.dense:
+            if self.split:
+                self.w.line("_dataTable();")
+            if not self.inline and not self.dense and not self.split:
                 self.w.line("uint256 acc; // the SWAR accumulator of the current group")
             for op in self.m.ops[1:]:
                 if not isinstance(op, ops.Requantize):
@@ -197,28 +221,34 @@ class Int8Emitter(DenseKernels, Int8Entry):
             self.w.line(f"_copy(D{c.contract}, {hex_lit(c.src)}, {hex_lit(c.dst)}, {hex_lit(c.length)});")
 
     @handles(ops.QGemm)
-    def _qgemm(self, op: ops.QGemm) -> None:
+    def _qgemm(self, op: ops.QGemm, lo: int = 0, hi: int | None = None) -> None:
+        """The layer's groups (SWAR), passes (dense) or tile calls lo..hi-1 (all by default)."""
         w = self.w
         rq = self.m.users(op.result)[0]
         assert isinstance(rq, ops.Requantize)
         if self.dense:
-            self._qgemm_dense(op, rq)
+            self._qgemm_dense(op, rq, lo, hi)
+            return
+        if self.split:
+            self._qgemm_tiles(op, lo, hi)
             return
         weight = self.m.constant(op.weight)
         n_out, n_in = weight.type.shape
         rows = weight.rows()
         xb = self.xbias if op.input == self.quant.result else 0  # X holds q + xb
         plan = prove_lanes(rows, -128 + xb, 127 + xb, op.lanes, f"qgemm {op.result} ({n_in} inputs)")
-        fn = f"_dot{len(self.dots)}"
+        fn = self._fns.get((op.result.name,)) or f"_dot{len(self.dots)}"
         x = self.mem.address(op.input.name)
-        if not self.inline:
+        if not self.inline and (op.result.name,) not in self._fns:
             self.dots.append(self._dot_function(fn, n_in, op.input.name))
+            self._fns[(op.result.name,)] = fn
         # sum_i W (q_i + xb) = sum_i W q_i + xb sum_i W: take the surplus off the bias
         bias = [b - xb * sum(row) for b, row in zip(self.m.constant(op.bias).values, rows, strict=True)]
         mult, shift = self.m.constant(rq.multiplier).values, self.m.constant(rq.shift).values
         z = qtype(rq.result.type.element).zero_point
-        w.comment(f"{n_out} outputs in groups of {plan.lanes} lanes x {plan.bits} bits; acc = init + sum_i word_i * x_i")
-        for group in plan.groups(n_out):
+        if lo == 0:
+            w.comment(f"{n_out} outputs in groups of {plan.lanes} lanes x {plan.bits} bits; acc = init + sum_i word_i * x_i")
+        for group in plan.groups(n_out)[lo:hi]:
             words = pack_group(rows, group, plan)
             w.comment(f"outputs {group.start}..{group.stop - 1}")
             lanes = (plan, group, bias, mult, shift, z, rq)
@@ -262,20 +292,17 @@ class Int8Emitter(DenseKernels, Int8Entry):
     def _requant_lane(self, plan: LanePlan, lane: int, j: int, top: bool, consts: tuple[int, int, int, int],
                       rq: ops.Requantize) -> None:
         """y_j = clamp(sar(S, v * M + C)) with v the lane's value, C = (bias + Smin) M + 2^(S-1) + z 2^S."""
-        bias, m, s, z = consts
-        v = "acc" if lane == 0 else f"shr({plan.bits * lane}, acc)"
-        if not top:
-            v = f"and({v}, {hex_lit(plan.mask)})"
-        c = (bias + plan.smin[j]) * m + (1 << (s - 1)) + z * (1 << s)
-        t = f"add(mul({v}, {m}), {hex_lit(c)})" if c >= 0 else f"sub(mul({v}, {m}), {hex_lit(-c)})"
-        vmax = plan.smax[j] - plan.smin[j]
-        y_lo, y_hi = c >> s, (vmax * m + c) >> s
+        r = lane_requant(plan, lane, j, top, consts, rq)
+        v = "acc" if lane == 0 else f"shr({r.shift}, acc)"
+        if r.mask is not None:
+            v = f"and({v}, {hex_lit(r.mask)})"
+        t = f"add(mul({v}, {r.m}), {hex_lit(r.c)})" if r.c >= 0 else f"sub(mul({v}, {r.m}), {hex_lit(-r.c)})"
         clamp = ""
-        if y_lo < rq.qmin:
-            clamp += f" if slt(y, {lit(rq.qmin)}) {{ y := {lit(rq.qmin)} }}"
-        if y_hi > rq.qmax:
-            clamp += f" if sgt(y, {lit(rq.qmax)}) {{ y := {lit(rq.qmax)} }}"
-        self.w.line(f"{{ let y := sar({s}, {t}){clamp} mstore({self.mem.at(rq.result.name, j)}, y) }}")
+        if r.lo is not None:
+            clamp += f" if slt(y, {lit(r.lo)}) {{ y := {lit(r.lo)} }}"
+        if r.hi is not None:
+            clamp += f" if sgt(y, {lit(r.hi)}) {{ y := {lit(r.hi)} }}"
+        self.w.line(f"{{ let y := sar({r.s}, {t}){clamp} mstore({self.mem.at(rq.result.name, j)}, y) }}")
 
     def _dot_function(self, name: str, n_in: int, x: str) -> str:
         """acc + sum_i mload(WIN + 32 i) * mload(x + 32 i), unrolled, in nested chunks (no stack juggling)."""

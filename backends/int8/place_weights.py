@@ -27,6 +27,11 @@ DEPLOY_GAS_PER_BYTE = 216  # code deposit 200 + calldata 16 per data byte
 SWAR_GAS_PER_MAC = 3.0
 DENSE_GAS_PER_MAC = 7.8
 COLD_ACCESS_GAS = 2_600
+SPLITS = ("auto", "tiles", "none")
+CODE_LIMIT = 24_576  # EIP-170
+SPLIT_BYTES = 23_000  # split=auto: tiles when the one-contract SWAR code is estimated above this
+TX_GAS_CAP = 16_777_216  # EIP-7825 (chain.base.TX_GAS_CAP; a backend does not import the chain)
+STEP_CODE_BYTES = 2_500  # begin/step and the state helpers, when a lower cap may need them (784-128-10: +2,150)
 
 
 def inline_code_bytes(module: Module) -> int:
@@ -59,6 +64,21 @@ def layout_tradeoff(module: Module, inline: bool) -> tuple[float, float]:
     return saved, extra
 
 
+def swar_code_bytes(module: Module) -> int:
+    """About how many bytes of runtime code the one-contract SWAR model takes (weights in data
+    contracts): per layer the unrolled dot function (10 bytes an input), per group its copy and
+    call, per output its requantization. Fitted on solc's output (784-128-10: 20,967 bytes;
+    784-512-256-10: 76,516)."""
+    size = 2_400
+    for op in module.ops:
+        if isinstance(op, ops.QGemm):
+            n_out, n_in = module.constant(op.weight).type.shape
+            size += 10 * n_in + 60 * -(-n_out // max(op.lanes, 1)) + 62 * n_out
+        elif isinstance(op, ops.TableLookup | ops.QSoftmax):
+            size += 300
+    return size
+
+
 def weights_inline(module: Module) -> bool:
     """The decision the pass wrote; a one-line error if no pass decided."""
     mode = module.attribute("int8.weights", "auto")
@@ -75,6 +95,8 @@ class PlaceWeights(ModulePass):
     weights: str = "auto"  # auto | inline | data; auto keeps a choice quantize-int8{weights=...} recorded
     layout: str = "swar"  # swar (pre-spread words) | dense (one byte a weight) | auto (from calls)
     calls: int = DEFAULT_CALLS
+    split: str = "auto"  # auto | tiles | none: SWAR layers in tile contracts when the model is over EIP-170
+    tx_gas_cap: int = TX_GAS_CAP  # the per-transaction cap; an inference above it runs in steps (session.py)
 
     def apply(self, module: Module) -> Module:
         module = self._place(module)
@@ -83,7 +105,31 @@ class PlaceWeights(ModulePass):
             if self.weights == "inline":
                 raise Ml2scError("int8 backend: the dense layout needs weights=data (one byte a weight in data contracts)")
             module = module.with_attribute("int8.weights", "data").with_attribute("int8.weights.why", "dense layout")
-        return module.with_attribute("int8.layout", layout).with_attribute("int8.layout.why", why)
+        module = module.with_attribute("int8.layout", layout).with_attribute("int8.layout.why", why)
+        if self.tx_gas_cap != TX_GAS_CAP:  # written only when asked: the default leaves the model (and its hash) as it was
+            if self.tx_gas_cap < 50_000:
+                raise Ml2scError(f"int8 backend: tx_gas_cap={self.tx_gas_cap:,} is below what any transaction needs")
+            if self.tx_gas_cap > TX_GAS_CAP:
+                raise Ml2scError(f"int8 backend: tx_gas_cap={self.tx_gas_cap:,} is above the chain's per-transaction cap "
+                                 f"of {TX_GAS_CAP:,} (EIP-7825)")
+            module = module.with_attribute("int8.tx_gas_cap", str(self.tx_gas_cap))
+        return self._split(module, layout)
+
+    def _split(self, module: Module, layout: str) -> Module:
+        """Tile contracts for SWAR layers when the one-contract model would exceed EIP-170 (dense
+        kernels are loops: their model contract stays ~4 KB however large the model)."""
+        if self.split not in SPLITS:
+            raise Ml2scError(f"int8 backend: split={self.split} is not one of {', '.join(SPLITS)}")
+        if self.split == "none" or layout == "dense" or module.attribute("int8.weights") == "inline":
+            if self.split == "tiles":
+                raise Ml2scError("int8 backend: split=tiles needs layout=swar and weights in data contracts")
+            return module
+        size = swar_code_bytes(module) + (STEP_CODE_BYTES if self.tx_gas_cap != TX_GAS_CAP else 0)
+        if self.split == "auto" and size <= SPLIT_BYTES:
+            return module
+        why = "asked for" if self.split == "tiles" else (
+            f"~{size:,} bytes of code in one contract > {SPLIT_BYTES:,} (EIP-170 allows {CODE_LIMIT:,})")
+        return module.with_attribute("int8.split", "tiles").with_attribute("int8.split.why", why)
 
     def _layout(self, module: Module) -> tuple[str, str]:
         if self.layout not in LAYOUTS:

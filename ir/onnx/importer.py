@@ -107,16 +107,76 @@ def _opsets(proto: onnx.ModelProto, source: str) -> dict[str, int]:
     return {domain: versions.pop() for domain, versions in found.items()}
 
 
-def _checked(proto: onnx.ModelProto, source: str) -> onnx.ModelProto:
-    """Run the ONNX checker and shape inference; return the model with inferred value_info."""
+def _checked(proto: onnx.ModelProto, source: str, opsets: dict[str, int]) -> onnx.ModelProto:
+    """Run the ONNX checker and shape and type inference; return the model with inferred value_info.
+
+    Types are checked too (``check_type``): a model whose tensors break an op's type
+    constraints (a double weight under a float Gemm) is one onnxruntime refuses to load, and
+    the importer reads every initializer as numbers, so it would otherwise compile it."""
     try:
         onnx.checker.check_model(proto)
     except (onnx.checker.ValidationError, ValueError) as e:
         raise OnnxImportError(f"invalid ONNX model '{source}': {_one_line(e)}") from None
     try:
-        return onnx.shape_inference.infer_shapes(proto, strict_mode=True)
+        return onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
     except (onnx.shape_inference.InferenceError, ValueError) as e:
+        mismatch = _type_mismatch(proto, source, opsets)
+        if mismatch:
+            raise OnnxImportError(mismatch) from None
         raise OnnxImportError(f"ONNX shape inference failed on model '{source}': {_one_line(e)}") from None
+
+
+def _type_name(elem_type: int) -> str:
+    """ONNX's name of an element type as its schemas spell it: ``float``, ``int64``, ``float16``."""
+    try:
+        return onnx.TensorProto.DataType.Name(elem_type).lower()
+    except ValueError:
+        return f"type {elem_type}"
+
+
+def _elem_types(proto: onnx.ModelProto) -> dict[str, int]:
+    """The element type of each named tensor: declared, inferred (without type checks), initializers."""
+    try:
+        graph = onnx.shape_inference.infer_shapes(proto).graph
+    except (onnx.shape_inference.InferenceError, ValueError):
+        graph = proto.graph
+    types = {}
+    for info in (*graph.input, *graph.value_info, *graph.output):
+        if info.type.HasField("tensor_type") and info.type.tensor_type.elem_type:
+            types[info.name] = info.type.tensor_type.elem_type
+    types.update({t.name: t.data_type for t in graph.initializer})
+    return types
+
+
+def _type_mismatch(proto: onnx.ModelProto, source: str, opsets: dict[str, int]) -> str | None:
+    """The first node input whose element type its op's schema does not allow, as a one-line
+    message naming node, input, tensor and types (None: type inference failed for another reason)."""
+    types = _elem_types(proto)
+    for node in proto.graph.node:
+        domain = "" if node.domain in ("", "ai.onnx") else node.domain
+        try:
+            schema = onnx.defs.get_schema(node.op_type, opsets.get(domain, 0), domain)
+        except onnx.defs.SchemaError:
+            continue
+        if not schema.inputs:
+            continue
+        allowed = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
+        bound: dict[str, tuple[str, str, str]] = {}  # type parameter -> (type, formal input, tensor)
+        for i, name in enumerate(node.input):
+            if not name or name not in types:
+                continue
+            formal = schema.inputs[min(i, len(schema.inputs) - 1)]
+            got = _type_name(types[name])
+            what = f"node '{node.name or node.op_type}' ({node.op_type}): input {formal.name} '{name}'"
+            ok = allowed.get(formal.type_str, {formal.type_str})
+            if f"tensor({got})" not in ok:
+                kinds = ", ".join(sorted(t[7:-1] for t in ok if t.startswith("tensor(")))
+                return f"{what} of ONNX model '{source}' is {got}; {node.op_type} takes {kinds or sorted(ok)} there"
+            first = bound.setdefault(formal.type_str, (got, formal.name, name))
+            if first[0] != got and formal.type_str in allowed and getattr(formal, "is_homogeneous", True):
+                return (f"{what} of ONNX model '{source}' is {got}, but input {first[1]} '{first[2]}' is {first[0]}; "
+                        f"{node.op_type} needs one element type for {formal.type_str} (onnxruntime refuses the model too)")
+    return None
 
 
 # -- the input -----------------------------------------------------------------------
@@ -268,7 +328,7 @@ def import_onnx(model: onnx.ModelProto | str | os.PathLike[str], name: str | Non
     """Lower an ONNX model (a ModelProto or a path to a .onnx file) to a verified float IR module."""
     proto, source = _load(model)
     opsets = _opsets(proto, source)
-    proto = _checked(proto, source)
+    proto = _checked(proto, source, opsets)
     graph = proto.graph
     nodes = _node_views(graph, opsets)
     for n in nodes:  # an unsupported op is the real problem even when the input shape fails first

@@ -175,11 +175,44 @@ def test_library_checks_rows_and_calibration(files: tuple) -> None:
 def test_cli_bad_data_exits_2_before_deployment(files: tuple, command: str, backend: str, no_chain: None,
                                                 capsys: pytest.CaptureFixture) -> None:
     model, _, cases = files
-    for name, (path, needles) in cases.items():
-        if backend == "int8" and name == "huge":  # int8 quantizes on chain: any finite float32 is accepted
-            continue
+    for path, needles in cases.values():
+        # int8 run/validate calibrate on --data: a 1e30 is outside the contract's input range there too
         code = cli.main([command, str(model), "--backend", backend, "--data", str(path)])
         assert_one_line(code, capsys.readouterr().err, *needles)
+
+
+def test_calibration_outside_the_input_range_names_row_and_column(files: tuple, no_chain: None,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """A 1e30 in the calibration rows: before, "requantization multiplier 5.12e+26 is too large";
+    now one line naming the file, row, column and the contract's input range."""
+    model, _, cases = files
+    huge = cases["huge"][0]
+    for args in (["compile", str(model), "-b", "int8", "--calibration", str(huge), "-o", str(huge.parent / "out")],
+                 ["run", str(model), "-b", "int8", "--data", str(huge)],
+                 ["estimate", str(model), "-b", "int8", "--calibration", str(huge)]):
+        what = "calibration" if "--calibration" in args else "data"
+        assert_one_line(cli.main(args), capsys.readouterr().err, f"{what} file '{huge}' row 3, column 5 is 1e+30",
+                        "input range |x| < 2^127/1e18 = 1.7e+20")
+    assert not (huge.parent / "out").exists()
+
+
+def test_calibration_outlier_is_named_when_quantization_fails(files: tuple, tmp_path: Path, no_chain: None,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    """A 1e12 is inside the input range, but one such outlier stretches a quantization range until
+    the quantizer fails; its message then names the outlier (a clean file gets no such hint)."""
+    from ml2sc.compiler.data import outlier
+
+    model, _, _ = files
+    x = good_rows(32)
+    assert outlier(x) is None
+    np.save(tmp_path / "outlier.npy", _with(x, 5, 2, 1e12))
+    code = cli.main(["compile", str(model), "-b", "int8", "--calibration", str(tmp_path / "outlier.npy"),
+                     "-o", str(tmp_path / "out")])
+    assert_one_line(code, capsys.readouterr().err, "int8: ", f"likely cause: calibration file '{tmp_path / 'outlier.npy'}'"
+                    " row 5, column 2 is 1e+12", "drop or clip it")
+    sparse = np.zeros((32, 3))
+    sparse[::8, 1] = [1.0, 2.0, 3.0, 4.0]
+    assert outlier(sparse) is None  # mostly zeros: the typical deviation is the nonzero ones'
 
 
 def test_cli_estimate_ir_and_calibration_option(files: tuple, no_chain: None, capsys: pytest.CaptureFixture) -> None:

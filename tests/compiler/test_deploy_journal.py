@@ -58,8 +58,9 @@ def test_resume_deploys_only_what_is_missing(chain, tmp_path: Path) -> None:
     assert deployed.predict_raw(compiled.quantize([[0.1, 0.2, 0.3, 0.4]])) is not None
 
     again = FailingAfter(chain, 99)
-    compiled.deploy(again, journal=journal, progress=False)
-    assert again.deployed == 1  # every data contract reused: only the model itself
+    resumed = compiled.deploy(again, journal=journal, progress=False)
+    assert again.deployed == 0  # every contract reused, the model contract too
+    assert resumed.address == deployed.address
 
 
 def test_journal_entries_on_another_chain_are_not_trusted(chain, tmp_path: Path) -> None:

@@ -89,8 +89,32 @@ contract StorageCheater is RuleModel {
     function classify(int256[] calldata x) external view returns (int256) { return answers[x[0]]; }
 }
 
+/// Reads part of its answer with EXTCODECOPY from a data contract named by an immutable, like
+/// ml2sc's int8 models with weights=data: right when byte 1 of that contract's code is 1. Entered
+/// with a pure data contract it is honest; with an empty address as its "data contract" it is the
+/// cheat the data-contract checks exist for (code deployed there after the test set's reveal).
+contract DataRule is RuleModel {
+    address public immutable data;
+
+    constructor(address data_) { data = data_; }
+
+    function modelHash() external pure override returns (bytes32) { return keccak256("data-rule"); }
+
+    function classify(int256[] calldata x) external view returns (int256) {
+        address d = data;
+        uint256 flag;
+        assembly {
+            mstore(0, 0)
+            extcodecopy(d, 31, 1, 1)
+            flag := mload(0)
+        }
+        return flag == 1 ? rule(x) : 1 - rule(x);
+    }
+}
+
 interface IChallenge {
-    function submit(address model) external returns (uint256);
+    function commit(bytes32 commitment) external payable;
+    function revealEntry(address model, address[] calldata data, bytes32 salt) external returns (uint256);
     function claim() external returns (uint256);
 }
 
@@ -102,7 +126,9 @@ contract ReentrantClaimer {
 
     constructor(IChallenge challenge_) { challenge = challenge_; }
 
-    function submit(address model) external { challenge.submit(model); }
+    function commit(bytes32 commitment) external payable { challenge.commit{value: msg.value}(commitment); }
+
+    function revealEntry(address model, bytes32 salt) external { challenge.revealEntry(model, new address[](0), salt); }
 
     function claim() external { challenge.claim(); }
 

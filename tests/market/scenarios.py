@@ -7,17 +7,28 @@ expects the AssertionError: that is how we know every test would catch a missing
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from eth_abi import encode
+from eth_utils import keccak
 
 from ml2sc.chain import PartyChain, Reverted
+from ml2sc.compiler.driver import CompiledModel, data_initcode
 from ml2sc.compiler.solc import CompiledContract, compile_solidity
 from ml2sc.market.abi import ContractError
-from ml2sc.market.challenge import Challenge, Rules, TestSet
+from ml2sc.market.challenge import (
+    Challenge,
+    Entry,
+    Rules,
+    TestSet,
+    entry_commitment,
+    normalized_code,
+)
 
 HERE = Path(__file__).parent
 ONE = 10**18
@@ -53,6 +64,23 @@ class Env:
         return Challenge.create(self.chain, test_set, reward, Rules(**rules))
 
 
+INT8_DATA = "canonicalize,fold-batchnorm,fuse-affine,quantize-int8,place-weights{weights=data}"
+
+
+def int8_rule_model() -> CompiledModel:
+    """An int8 MLP (3-6-2, scikit-learn) that learnt the rule, its weights in a data contract
+    (int8 weights=data): the kind of model the data-contract checks exist to admit."""
+    from sklearn.neural_network import MLPClassifier
+
+    import ml2sc
+
+    x = np.random.default_rng(1).normal(0, 1, (300, 3)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: 500 iterations are plenty for the rule
+        clf = MLPClassifier((6,), max_iter=500, random_state=0).fit(x, (x[:, 0] >= 0).astype(int))
+    return ml2sc.compile(clf, backend="int8", pipeline=INT8_DATA, calibration=x, name="int8_rule")
+
+
 def rule_test_set(n: int = 12, seed: int = 0, lane_bytes: int | None = None, n_inputs: int = 3) -> TestSet:
     """Rows whose label is x[0] >= 0; about half of them are 'bad rows' (x[1] < 0)."""
     rng = np.random.default_rng(seed)
@@ -77,12 +105,39 @@ def expect_revert(error: str, fn: Callable[..., Any], *args: Any, **kwargs: Any)
 
 
 def played(env: Env, ts: TestSet, *models: str, **rules: Any) -> tuple[Challenge, bytes]:
-    """A challenge with ``models`` submitted by accounts 1, 2, ... and the submission period over."""
+    """A challenge with ``models`` committed and revealed by accounts 1, 2, ... and the entry-reveal
+    period over (the organiser's reveal is next)."""
     ch, salt = env.challenge(ts, **rules)
-    for i, name in enumerate(models, start=1):
-        ch.submit(env.models.get(name, name), env.party(i))
+    entries = [ch.submit(env.models.get(name, name), env.party(i)) for i, name in enumerate(models, start=1)]
     ch.advance_past("submission")
+    for i, (name, entry) in enumerate(zip(models, entries, strict=True), start=1):
+        ch.reveal_entry(env.models.get(name, name), env.party(i), entry.salt)
+    ch.advance_past("entry-reveal")
     return ch, salt
+
+
+def chain_entry_hash(env: Env, model: str, data: list[str] | tuple[str, ...] = ()) -> bytes:
+    """The entry hash computed off chain from the deployed code, the way scanEntry does (EXTCODEHASH
+    of an address nothing was deployed to is 0): lets a scenario commit to an entry that the
+    contract's own checkEntry would refuse."""
+    codes = [env.chain.code(a) for a in data]  # type: ignore[attr-defined]
+    model_code = normalized_code(env.chain.code(model), data)  # type: ignore[attr-defined]
+    return keccak(keccak(model_code) + b"".join(keccak(c) if c else bytes(32) for c in codes))
+
+
+def committed(env: Env, ch: Challenge, model: str, party: int, data: list[str] | tuple[str, ...] = ()) -> Entry:
+    """Commit ``party`` to ``model`` without asking the contract whether it would accept it."""
+    return ch.commit(chain_entry_hash(env, model, data), env.party(party))
+
+
+def data_rule(env: Env, data: str) -> str:
+    """A DataRule model reading byte 1 of ``data`` (an address, maybe without code)."""
+    return env.chain.deploy(env.contracts["DataRule"].bytecode + encode(["address"], [data])).address or ""
+
+
+def pure_data(env: Env, payload: bytes = b"\x01") -> str:
+    """An SSTORE2-style data contract: STOP, then ``payload``."""
+    return env.chain.deploy(data_initcode(b"\x00" + payload)).address or ""
 
 
 # --------------------------------------------------------------------------- attacks
@@ -98,9 +153,10 @@ def reveal_not_matching(env: Env) -> None:
 
 
 def submission_after_deadline(env: Env) -> None:
-    ch, _ = played(env, rule_test_set())
+    ch, _ = env.challenge(rule_test_set())
+    ch.advance_past("submission")
     expect_revert("SubmissionClosed", ch.submit, env.models["HonestRule"], env.party(1))
-    assert ch.status().submissions == []
+    assert ch.status().commits == 0
 
 
 def evaluation_before_reveal(env: Env) -> None:
@@ -130,14 +186,15 @@ def reentrant_payout(env: Env) -> None:
     ts = rule_test_set()
     ch, salt = env.challenge(ts, stake=2 * ONE)
     attacker_code = env.contracts["ReentrantClaimer"]
-    from eth_abi import encode
-
     attacker = env.party(3).deploy(attacker_code.bytecode + encode(["address"], [ch.address])).address
     from ml2sc.market.abi import Abi, Bound
 
     evil = Bound(Abi(attacker_code), env.party(3), attacker)
-    evil.send("submit", env.models["HonestRule"])
+    entry = Entry(ch.check_entry(env.models["HonestRule"]), bytes(31) + b"\x07")
+    evil.send("commit", entry_commitment(attacker, entry.entry_hash, entry.salt))
     ch.advance_past("submission")
+    evil.send("revealEntry", env.models["HonestRule"], entry.salt)
+    ch.advance_past("entry-reveal")
     ch.reveal(salt, ts)
     ch.evaluate_all(100)
     before = env.chain.balance(ch.address)
@@ -187,9 +244,79 @@ def label_out_of_range(env: Env) -> None:
 
 
 def mutable_model(env: Env) -> None:
-    """A model that reads storage could learn the test set after the reveal: refused."""
+    """A model that reads storage could learn the test set after the reveal: refused at its reveal
+    (and by checkEntry, before anyone commits to it)."""
     ch, _ = env.challenge(rule_test_set())
-    expect_revert("ModelNotSelfContained", ch.submit, env.models["StorageCheater"], env.party(1))
+    cheater = env.models["StorageCheater"]
+    expect_revert("ModelNotSelfContained", ch.check_entry, cheater)
+    entry = committed(env, ch, cheater, 1)
+    ch.advance_past("submission")
+    expect_revert("ModelNotSelfContained", ch.reveal_entry, cheater, env.party(1), entry.salt)
+    assert ch.status().submissions == []
+
+
+def mutable_data_contract(env: Env) -> None:
+    """A model whose "data contract" is an empty address would read code deployed there after the
+    test set's reveal; one whose data contract has executable code could have it self-destruct in
+    its creation transaction and be replaced. Both are refused at the reveal."""
+    ch, _ = env.challenge(rule_test_set(), allow_data_contracts=True)
+    empty = "0x" + keccak(b"deployed after the reveal")[:20].hex()
+    entries = []
+    for party, data in ((1, empty), (2, env.models["HonestRule"])):
+        model = data_rule(env, data)
+        expect_revert("DataContractNotPure", ch.check_entry, model, [data])
+        entries.append((party, model, data, committed(env, ch, model, party, [data])))
+    ch.advance_past("submission")
+    for party, model, data, entry in entries:
+        expect_revert("DataContractNotPure", ch.reveal_entry, model, env.party(party), entry.salt, [data])
+    assert ch.status().submissions == []
+
+
+def copied_entry(env: Env) -> None:
+    """Mallory copies Alice's commitment from the mempool, then, when Alice reveals, front-runs her
+    reveal with the same model and salt: the commitment binds its submitter, so Mallory's reveal
+    is refused and Alice's goes through."""
+    ch, _ = env.challenge(rule_test_set())
+    alice, mallory = env.party(1), env.party(2)
+    model = env.models["HonestRule"]
+    entry = ch.submit(model, alice)
+    ch.contract.send("commit", ch.contract.view("commitmentOf", alice.sender), by=mallory)
+    ch.advance_past("submission")
+    expect_revert("EntryMismatch", ch.reveal_entry, model, mallory, entry.salt)
+    assert ch.reveal_entry(model, alice, entry.salt) == 0
+    assert [sub["submitter"].lower() for sub in ch.status().submissions] == [alice.sender.lower()]
+
+
+BOND = ONE // 20
+
+
+def junk_entries(env: Env) -> None:
+    """Two accounts commit junk to fill entry slots and never reveal: their bonds are forfeited
+    to the winner (never to the organiser), whose own bond comes back."""
+    ts = rule_test_set()
+    ch, salt = env.challenge(ts, entry_bond=BOND, max_submissions=3)
+    alice, junk = env.party(1), [env.party(2), env.party(3)]
+    entry = ch.submit(env.models["HonestRule"], alice)
+    for j in junk:
+        ch.commit(keccak(j.sender.encode()), j)
+    expect_revert("TooManySubmissions", ch.commit, keccak(b"one more"), env.party(4))
+    ch.advance_past("submission")
+    ch.reveal_entry(env.models["HonestRule"], alice, entry.salt)
+    ch.advance_past("entry-reveal")
+    ch.reveal(salt, ts)
+    ch.evaluate_all(100)
+    for j in junk:
+        expect_revert("NothingToClaim", ch.claim, j)
+    assert ch.claim(alice) == ONE + BOND + 2 * BOND
+    assert ch.claim(env.chain) == ONE // 10
+    assert env.chain.balance(ch.address) == 0
+
+
+def unbonded_commit(env: Env) -> None:
+    """A commitment without the bond (free junk) is refused."""
+    ch, _ = env.challenge(rule_test_set(), entry_bond=BOND)
+    expect_revert("WrongBond", ch.contract.send, "commit", keccak(b"junk"), by=env.party(2))
+    assert ch.status().commits == 0
 
 
 # --------------------------------------------------------------------------- verified inference

@@ -43,6 +43,12 @@ def test_bad_amount_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -
     assert capsys.readouterr().err.strip() == "ml2sc: error: 'lots' is not an amount of ETH"
 
 
+def test_reveal_entry_without_its_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["market", "reveal-entry", "--entry", str(tmp_path / "none.json"), "--state", str(tmp_path / "c")]) == 2
+    assert capsys.readouterr().err.strip() == (f"ml2sc: error: entry file '{tmp_path / 'none.json'}' not found "
+                                                "(written by 'market submit')")
+
+
 @pytest.mark.slow
 def test_whole_challenge_and_verification_over_rpc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture) -> None:
@@ -50,7 +56,7 @@ def test_whole_challenge_and_verification_over_rpc(tmp_path: Path, monkeypatch: 
 
     with AnvilChain() as anvil:
         models = s.Env.deploy(anvil, s.compile_test_models()).models
-        for i in range(4):
+        for i in range(5):
             monkeypatch.setenv(f"KEY{i}", anvil_dev_key(i))
         x, y = _data(tmp_path)
         state, secret, vstate = str(tmp_path / "c.json"), str(tmp_path / "c.secret.json"), str(tmp_path / "v.json")
@@ -59,16 +65,32 @@ def test_whole_challenge_and_verification_over_rpc(tmp_path: Path, monkeypatch: 
             assert main([*argv, "--rpc-url", anvil.url, "--key-env", f"KEY{key}"]) == 0, capsys.readouterr().err
             return capsys.readouterr().out
 
+        int8 = s.int8_rule_model()
+        onnx_file = tmp_path / "rule.onnx"
+        onnx_file.write_bytes(int8.onnx_model.SerializeToString())
+        int8_address = int8.deploy(anvil.party(4)).address  # weights in a data contract
         run("market", "create", "--data", x, "--labels", y, "--reward", "1", "--stake", "0.1", "--threshold", "0.5",
-            "--state", state, "--secret", secret)
-        run("market", "submit", "--address", models["Reverter"], "--state", state, key=1)
-        run("market", "submit", "--address", models["HonestRule"], "--state", state, key=2)
+            "--bond", "0.01", "--allow-data-contracts", "--state", state, "--secret", secret)
+        entries = {k: str(tmp_path / f"entry{k}.json") for k in (1, 2, 3, 4)}
+        run("market", "submit", "--address", models["Reverter"], "--state", state, "--entry", entries[1], key=1)
+        run("market", "submit", "--address", models["HonestRule"], "--state", state, "--entry", entries[2], key=2)
+        out = run("market", "submit", "--model", str(onnx_file), "--state", state, "--entry", entries[3], key=3)
+        assert "not deployed until reveal-entry" in out and "bond 0.01 ETH" in out
+        assert stat.S_IMODE(Path(entries[3]).stat().st_mode) == 0o600
+        out = run("market", "submit", "--address", int8_address, "--state", state, "--entry", entries[4], key=4)
+        assert "reading 1 data contract(s)" in out  # found in the model's code
         run("market", "warp", "--past", "submission", "--state", state)
+        for k in (1, 2, 3, 4):
+            assert f"as entry {k - 1}" in run("market", "reveal-entry", "--state", state, "--entry", entries[k], key=k)
+        run("market", "warp", "--past", "entry-reveal", "--state", state)
         run("market", "reveal", "--state", state, "--secret", secret)
         assert "phase final" in run("market", "evaluate", "--all", "--batch", "7", "--state", state)
         status = json.loads(run("market", "status", "--json", "--state", state))
-        assert status["winner"] == 1 and status["submissions"][1]["correct"] == 10
-        assert "claimed 1 ETH" in run("market", "claim", "--state", state, key=2)
+        assert status["winner"] == 1 and status["submissions"][1]["correct"] == 10 and status["commits"] == 4
+        assert status["submissions"][2]["evaluated"]  # the model deployed at its reveal
+        assert len(status["submissions"][3]["data_contracts"]) == 1 and status["submissions"][3]["evaluated"]
+        assert "claimed 1.01 ETH" in run("market", "claim", "--state", state, key=2)  # reward and bond
+        assert "claimed 0.01 ETH" in run("market", "claim", "--state", state, key=1)  # its bond
         assert "claimed 0.1 ETH" in run("market", "claim", "--state", state)
 
         run("verify", "create", "--address", models["HonestRule"], "--stake", "0.5", "--window", "60",
