@@ -178,6 +178,8 @@ class EmbeddedChain:
             from eth.exceptions import Revert
 
             why = describe_revert(data) if isinstance(computation.error, Revert) else repr(computation.error)
+            if not data and receipt.gas_used * 64 >= tx["gas"] * 63:  # a call keeps 1/64: an inner call ran dry
+                why += f" (it used {receipt.gas_used:,} of its {tx['gas']:,} gas: out of gas)"
             raise Reverted(f"transaction reverted: {why}", data)
         address = None
         if "to" not in tx:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ml2sc.chain import Chain, EmbeddedChain, TxResult
+from ml2sc.chain import TX_GAS_CAP, Chain, EmbeddedChain, TxResult
 from ml2sc.compiler.registry import backends as backend_registry
 from ml2sc.ir.errors import Ml2scError
 from ml2sc.tools import ml2sc_suite as suite
@@ -180,12 +180,20 @@ def _measure(case: Case, backend: str, chain: Chain, sample_rows: int) -> Result
         labels = np.asarray(stored_labels)
     else:  # inputs in calldata, predictBatch calls of at most BATCH rows (each under the per-tx cap)
         flat: list[list[int]] = []
-        for start in range(0, len(rows), BATCH):
-            flat += deployed.predict_batch_raw(rows[start : start + BATCH])
+        per_batch = batch_rows(max(deployed.gas.inference))
+        for start in range(0, len(rows), per_batch):
+            flat += deployed.predict_batch_raw(rows[start : start + per_batch])
             result.classify_all += deployed.gas.batch or 0
         labels = _predicted_labels(decode_outputs(compiled.program, flat))
     result.chain_accuracy = float((labels == case.y_test).mean())
     return result
+
+
+def batch_rows(row_gas: int) -> int:
+    """Rows per predictBatch: BATCH, fewer when that many rows at ``row_gas`` each (one
+    transaction's gas, base included: an upper bound on a batched row) would pass 90% of the
+    per-transaction cap (prbmath 784-128-10 takes ~2M gas a row)."""
+    return max(1, min(BATCH, int(0.9 * TX_GAS_CAP) // row_gas))
 
 
 def installed_backends() -> list[str]:

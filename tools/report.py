@@ -168,7 +168,7 @@ def _gas(d: ReportData) -> str:
     return ('<section id="gas"><h2>Gas</h2>'
             + _table(["", f"gas {MEASURED}", f"gas {ESTIMATED}"], compare, {1, 2})
             + '<p class="note">Measured: gas_used of this run\'s receipts (every transaction includes its 21,000 base). '
-              f"Estimated: the {escape(d.backend)} backend's cost model (<code>ml2sc estimate</code>), no chain.</p>"
+              f"Estimated: the {escape(d.backend)} backend's fitted cost model (<code>ml2sc estimate --fitted</code>: it splits a total into layers; the counted <code>ml2sc estimate</code> prices the whole plan), no chain.</p>"
             + _layers(e.layers, e.unavailable) + "</section>")
 
 

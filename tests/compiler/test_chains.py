@@ -108,3 +108,40 @@ def test_cli_run_on_anvil(tmp_path: Path) -> None:
         out[chain_name] = json.loads(proc.stdout)
     for key in ("deploy_gas", "inference_gas_max", "inference_gas_min"):
         assert out["embedded"][key] == out["anvil"][key]
+
+
+SPINNER = """// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+contract Spin { function spin() external pure { while (true) {} } }
+contract Caller {
+    function go(address s) external view {
+        (bool ok, ) = s.staticcall(abi.encodeWithSignature("spin()"));
+        if (!ok) revert();  // bubbles no data, as an entry whose stage ran dry does
+    }
+}
+"""
+
+
+def test_embedded_chain_names_an_inner_out_of_gas() -> None:
+    """A revert without data that used (nearly) all its gas says so, instead of just 'no revert data'."""
+    from eth_abi import encode
+
+    from ml2sc.backends.common.naming import selector
+    from ml2sc.chain import EmbeddedChain, Reverted
+    from ml2sc.compiler.solc import compile_solidity
+
+    out = compile_solidity({"Spin.sol": SPINNER})
+    chain = EmbeddedChain()
+    spin = chain.deploy(out["Spin"].bytecode).address
+    caller = chain.deploy(out["Caller"].bytecode).address
+    with pytest.raises(Reverted, match=r"no revert data \(it used [\d,]+ of its 1,000,000 gas: out of gas\)"):
+        chain.transact(caller, selector("go(address)") + encode(["address"], [spin]), gas=1_000_000)
+
+
+def test_bench_batches_fit_the_cap() -> None:
+    from ml2sc.chain import TX_GAS_CAP
+    from ml2sc.tools.bench import BATCH, batch_rows
+
+    assert batch_rows(30_000) == BATCH
+    assert batch_rows(2_275_026) == 6  # prbmath 784-128-10: 6 rows a predictBatch
+    assert batch_rows(TX_GAS_CAP) == 1
