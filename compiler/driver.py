@@ -19,6 +19,7 @@ from eth_abi import decode, encode
 from eth_utils import keccak
 
 from ml2sc.backends.base import Backend, Program
+from ml2sc.backends.common.evm import CODE_SIZE_LIMIT
 from ml2sc.backends.common.naming import selector
 from ml2sc.chain import Chain, Reverted, TxResult, open_chain
 from ml2sc.compiler.passes.manager import PassManager
@@ -27,8 +28,6 @@ from ml2sc.compiler.solc import CompiledContract, compile_solidity
 from ml2sc.ir.errors import Ml2scError
 from ml2sc.ir.module import Module
 from ml2sc.ir.printer import print_module
-
-CODE_SIZE_LIMIT = 24_576  # EIP-170
 
 
 def decode_outputs(program: Program, flat_rows: list[list[int]], exact: bool = False) -> dict[str, np.ndarray]:

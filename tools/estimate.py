@@ -44,13 +44,13 @@ import numpy as np
 from eth_abi import encode
 
 from ml2sc.backends.base import Backend
+from ml2sc.backends.common.evm import CODE_SIZE_LIMIT
 from ml2sc.backends.common.naming import selector
 from ml2sc.chain import TX_BASE_GAS, TX_GAS_CAP, calldata_floor, intrinsic_gas
 from ml2sc.ir.errors import Ml2scError
 from ml2sc.ir.module import Module
 
 GAS_MODEL_FILE = "gas_model.json"
-CODE_SIZE_LIMIT = 24_576  # EIP-170
 DEFAULT_BATCH_ROWS = 50  # the rows of one predictBatch call in `ml2sc bench` (ML2SC's 50 test rows)
 DEFAULT_ROWS = 16  # synthetic rows for calldata when no data is given
 QUANTITIES = ("deploy", "upload", "runtime_bytes", "inference_exec", "batch_extra")

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CODE_LIMIT = 24_576  # EIP-170
-CHUNK = CODE_LIMIT - 1  # data bytes per contract after the STOP byte
+from ml2sc.backends.common.evm import CODE_SIZE_LIMIT
+
+CHUNK = CODE_SIZE_LIMIT - 1  # data bytes per contract after the STOP byte
 
 
 @dataclass(frozen=True)

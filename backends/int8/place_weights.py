@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ml2sc.backends.common.evm import CODE_SIZE_LIMIT
 from ml2sc.ir import ops
 from ml2sc.ir.errors import Ml2scError
 from ml2sc.ir.module import Module
@@ -28,7 +29,6 @@ SWAR_GAS_PER_MAC = 3.0
 DENSE_GAS_PER_MAC = 7.8
 COLD_ACCESS_GAS = 2_600
 SPLITS = ("auto", "tiles", "none")
-CODE_LIMIT = 24_576  # EIP-170
 SPLIT_BYTES = 23_000  # split=auto: tiles when the one-contract SWAR code is estimated above this
 TX_GAS_CAP = 16_777_216  # EIP-7825 (chain.base.TX_GAS_CAP; a backend does not import the chain)
 STEP_CODE_BYTES = 2_500  # begin/step and the state helpers, when a lower cap may need them (784-128-10: +2,150)
@@ -128,7 +128,7 @@ class PlaceWeights(ModulePass):
         if self.split == "auto" and size <= SPLIT_BYTES:
             return module
         why = "asked for" if self.split == "tiles" else (
-            f"~{size:,} bytes of code in one contract > {SPLIT_BYTES:,} (EIP-170 allows {CODE_LIMIT:,})")
+            f"~{size:,} bytes of code in one contract > {SPLIT_BYTES:,} (EIP-170 allows {CODE_SIZE_LIMIT:,})")
         return module.with_attribute("int8.split", "tiles").with_attribute("int8.split.why", why)
 
     def _layout(self, module: Module) -> tuple[str, str]:

@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING
 from eth_utils import keccak
 
 from ml2sc.backends.common import shell
+from ml2sc.backends.common.evm import CODE_SIZE_LIMIT
+from ml2sc.backends.common.evm import AssembledContract as Tile
 from ml2sc.backends.common.yul import hex_lit
 from ml2sc.backends.int8.entry import INTERFACE, qtype
-from ml2sc.backends.int8.layout import CHUNK, CODE_LIMIT
+from ml2sc.backends.int8.layout import CHUNK
 from ml2sc.backends.int8.steps import (
     COLD,
     STEP_MARGIN,
@@ -53,7 +55,6 @@ from ml2sc.backends.int8.steps import (
 from ml2sc.backends.int8.swar import init_word, pack_group, prove_lanes
 from ml2sc.backends.int8.tiles import (
     GroupCode,
-    Tile,
     dot_asm,
     group_asm,
     lane_requant,
@@ -211,10 +212,10 @@ class Session:
                 stop = max(j for g in group_codes for j, _ in g.lanes) + 1
                 rel = [GroupCode(g.copies, g.init, tuple((j - start, lr) for j, lr in g.lanes)) for g in group_codes]
                 code = tile_code(rel, n_in, self.tile_table, stop - start)
-                if len(code) > CODE_LIMIT:
-                    raise Ml2scError(f"int8 backend: tile contract of {len(code):,} bytes over {CODE_LIMIT:,} (a planning bug)")
+                if len(code) > CODE_SIZE_LIMIT:
+                    raise Ml2scError(f"int8 backend: tile contract of {len(code):,} bytes over {CODE_SIZE_LIMIT:,} (a planning bug)")
                 self.tiles_of[i].append(len(self.tile_list))
-                self.tile_list.append(Tile(rq.result.name, op.input.name, n_in, r, start, stop, code))  # type: ignore[attr-defined]
+                self.tile_list.append(Tile(rq.result.name, op.input.name, n_in, start, stop, code))  # type: ignore[attr-defined]
 
     def _produced(self, u0: int, u1: int) -> set[str]:
         """The values units u0..u1-1 write (a qgemm: its requantized result)."""

@@ -29,18 +29,37 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from eth_utils import keccak
-
-from ml2sc.backends.int8.layout import CODE_LIMIT, Copy
+from ml2sc.backends.common.evm import (
+    ADD,
+    AND,
+    CALLDATALOAD,
+    CODE_SIZE_LIMIT,
+    DUP1,
+    DUP2,
+    EXTCODECOPY,
+    ISZERO,
+    JUMP,
+    JUMPDEST,
+    JUMPI,
+    MLOAD,
+    MSTORE,
+    MUL,
+    NOT,
+    POP,
+    PUSH2,
+    RETURN,
+    SAR,
+    SGT,
+    SHR,
+    SLT,
+    SUB,
+    SWAP1,
+    push_unsigned,
+)
+from ml2sc.backends.int8.layout import Copy
 from ml2sc.backends.int8.swar import LanePlan
 from ml2sc.ir import ops
 from ml2sc.ir.errors import Ml2scError
-
-# opcodes
-ADD, MUL, SUB, NOT, SLT, SGT, ISZERO, AND = 0x01, 0x02, 0x03, 0x19, 0x12, 0x13, 0x15, 0x16
-SHR, SAR, CALLDATALOAD, EXTCODECOPY = 0x1C, 0x1D, 0x35, 0x3C
-POP, MLOAD, MSTORE, JUMP, JUMPI, JUMPDEST = 0x50, 0x51, 0x52, 0x56, 0x57, 0x5B
-PUSH0, DUP1, DUP2, SWAP1, RETURN = 0x5F, 0x80, 0x81, 0x90, 0xF3
 
 
 class LaneRequant(NamedTuple):
@@ -93,10 +112,7 @@ class Asm:
         """The shortest PUSH of a constant; a negative one as NOT of its complement (as Yul ``lit``)."""
         if v < 0:
             return self.push(-v - 1).op(NOT)
-        if v == 0:
-            return self.op(PUSH0)
-        n = (v.bit_length() + 7) // 8
-        self.items.append(bytes([0x5F + n]) + v.to_bytes(n, "big"))
+        self.items.append(push_unsigned(v))
         return self
 
     def ref(self, label: str) -> Asm:
@@ -121,7 +137,7 @@ class Asm:
             if isinstance(i, bytes):
                 out += i
             elif i[0] == "ref":
-                out += bytes([0x61]) + where[i[1]].to_bytes(2, "big")
+                out += bytes([PUSH2]) + where[i[1]].to_bytes(2, "big")
             else:
                 out.append(JUMPDEST)
         return bytes(out)
@@ -161,28 +177,6 @@ def dot_asm(n_in: int, table: int) -> Asm:
     return a.op(SWAP1, JUMP)
 
 
-@dataclass(frozen=True)
-class Tile:
-    """One tile contract: SWAR groups ``groups`` (a range of group indices) of the qgemm whose
-    requantized result is ``value``, outputs ``start..stop-1``."""
-
-    value: str
-    input: str
-    n_in: int
-    groups: range
-    start: int
-    stop: int
-    code: bytes
-
-    @property
-    def codehash(self) -> str:
-        return "0x" + keccak(self.code).hex()
-
-    @property
-    def n_outputs(self) -> int:
-        return self.stop - self.start
-
-
 def tile_code(groups: list[GroupCode], n_in: int, table: int, n_outputs: int) -> bytes:
     """The runtime code of a tile: the groups, RETURN of the outputs, then the dot subroutine.
     Memory: the window at 0 (n_in words), the outputs after it."""
@@ -196,17 +190,17 @@ def tile_code(groups: list[GroupCode], n_in: int, table: int, n_outputs: int) ->
 
 
 def split_groups(sizes: list[int], gas: list[int], fixed: int, budget: int | None) -> list[range]:
-    """Consecutive groups per tile: at most CODE_LIMIT bytes (``fixed`` for the dot subroutine
+    """Consecutive groups per tile: at most CODE_SIZE_LIMIT bytes (``fixed`` for the dot subroutine
     and the return, plus each group's size) and, when stepping, at most ``budget`` gas."""
     tiles, start = [], 0
     while start < len(sizes):
         stop, size, spent = start, fixed, 0
-        while stop < len(sizes) and size + sizes[stop] <= CODE_LIMIT and (
+        while stop < len(sizes) and size + sizes[stop] <= CODE_SIZE_LIMIT and (
                 budget is None or stop == start or spent + gas[stop] <= budget):
             size, spent, stop = size + sizes[stop], spent + gas[stop], stop + 1
         if stop == start:
             raise Ml2scError(f"int8: one SWAR group with {fixed:,} bytes of dot code does not fit in a "
-                             f"{CODE_LIMIT:,}-byte tile contract")
+                             f"{CODE_SIZE_LIMIT:,}-byte tile contract")
         tiles.append(range(start, stop))
         start = stop
     return tiles

@@ -17,11 +17,12 @@ from __future__ import annotations
 from ml2sc.backends.common import shell
 from ml2sc.backends.common.dispatch import handles
 from ml2sc.backends.common.emitter import Emitter
+from ml2sc.backends.common.evm import CODE_SIZE_LIMIT
 from ml2sc.backends.common.fixed import UNIT, from_fixed, to_unit
 from ml2sc.backends.common.naming import selector
 from ml2sc.backends.common.yul import dec_lit, hex_lit, nested_sum, plus, times
 from ml2sc.backends.prbmath.layout import Layout, plan_layout
-from ml2sc.backends.prbmath.stages import CODE_SIZE_LIMIT, Stage, gemm_size, split_gemm
+from ml2sc.backends.prbmath.stages import Stage, gemm_size, split_gemm
 from ml2sc.backends.prbmath.weights import gemm_rows
 from ml2sc.ir import ops
 from ml2sc.ir.module import Module

@@ -29,60 +29,45 @@ then ``PUSH size PUSH0 RETURN``: the outputs, from memory address 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from eth_utils import keccak
-
+from ml2sc.backends.common.evm import (
+    ADD,
+    CALLDATALOAD,
+    CODE_SIZE_LIMIT,
+    DUP1,
+    MLOAD,
+    MSTORE,
+    MUL,
+    POP,
+    PUSH0,
+    RETURN,
+    SDIV,
+    SGT,
+    SHL,
+    SUB,
+    SWAP1,
+    push_unsigned,
+)
+from ml2sc.backends.common.evm import AssembledContract as Stage
 from ml2sc.backends.prbmath.weights import Row
 from ml2sc.ir.errors import Ml2scError
 
-CODE_SIZE_LIMIT = 24_576  # EIP-170
 STAGE_LIMIT = CODE_SIZE_LIMIT
 TILE = 13  # inputs on the stack: the deepest DUP is then x0 under pos, neg and K (13 + 3 = 16)
-
-# opcodes
-STOP, ADD, MUL, SUB, SDIV = 0x00, 0x01, 0x02, 0x03, 0x05
-SGT, SHL = 0x13, 0x1B
-CALLDATALOAD, POP, MLOAD, MSTORE = 0x35, 0x50, 0x51, 0x52
-PUSH0, DUP1, SWAP1, RETURN = 0x5F, 0x80, 0x90, 0xF3
 
 
 def push(v: int) -> bytes:
     """The shortest PUSH of a non-negative constant (large powers of two as ``1 << s``)."""
     if v < 0:
         raise ValueError("push of a negative constant")
-    if v == 0:
-        return bytes([PUSH0])
     if v & (v - 1) == 0 and v.bit_length() > 24:  # 2^s: PUSH1 1 PUSH1 s SHL (5 bytes)
         return push(1) + push(v.bit_length() - 1) + bytes([SHL])
-    n = (v.bit_length() + 7) // 8
-    return bytes([0x5F + n]) + v.to_bytes(n, "big")
+    return push_unsigned(v)
 
 
 def dup(depth: int) -> bytes:
     if not 1 <= depth <= 16:
         raise ValueError(f"DUP{depth} does not exist")
     return bytes([DUP1 + depth - 1])
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One stage contract: outputs ``start..stop-1`` of the gemm that writes ``value``."""
-
-    value: str  # the gemm's result (IR value name)
-    input: str  # the gemm's input (IR value name)
-    n_inputs: int
-    start: int
-    stop: int
-    code: bytes
-
-    @property
-    def codehash(self) -> str:
-        return "0x" + keccak(self.code).hex()
-
-    @property
-    def n_outputs(self) -> int:
-        return self.stop - self.start
 
 
 def _tiles(n: int) -> list[range]:

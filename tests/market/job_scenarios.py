@@ -17,7 +17,6 @@ import numpy as np
 from eth_abi import encode
 
 from ml2sc.chain import PartyChain
-from ml2sc.compiler.solc import CompiledContract, compile_solidity
 from ml2sc.market.abi import Abi, Bound
 from ml2sc.market.job import (
     InferenceJob,
@@ -30,18 +29,12 @@ from ml2sc.market.job import (
     hide,
     pack_row,
 )
-from tests.market.scenarios import ONE, Env, expect_revert
+from tests.market.scenarios import ONE, Env, compile_test_file, expect_revert
 
 HERE = Path(__file__).parent
 STAKE = ONE // 10
 N_JOB, N_CHECK = 12, 4  # 16 rows: Merkle depth 4
 WORKERS = {"alice": 1, "bob": 2, "carol": 3, "dave": 4, "erin": 5}
-
-
-def compile_attackers() -> dict[str, CompiledContract]:
-    result = compile_solidity({"JobAttackers.sol": (HERE / "JobAttackers.sol").read_text()})
-    assert not result.warnings, result.warnings[0]
-    return result.contracts
 
 
 @dataclass
@@ -296,7 +289,7 @@ def double_claim(env: Env) -> None:
 def reentrant_claim(env: Env) -> None:
     """A worker contract whose receive() re-enters claim(): stopped by the guard, paid once."""
     g = start(env)
-    code = compile_attackers()["ReentrantWorker"]
+    code = compile_test_file("JobAttackers.sol")["ReentrantWorker"]
     owner = env.party(5)
     attacker = owner.deploy(code.bytecode + encode(["address", "uint256"], [g.job.address, g.job.id])).address or ""
     evil = Bound(Abi(code), owner, attacker)

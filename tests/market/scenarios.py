@@ -19,7 +19,7 @@ from eth_utils import keccak
 
 from ml2sc.chain import PartyChain, Reverted
 from ml2sc.compiler.driver import CompiledModel, data_initcode
-from ml2sc.compiler.solc import CompiledContract, compile_solidity
+from ml2sc.compiler.solc import CompiledContract, compile_solidity, runtime_sol_dir
 from ml2sc.market.abi import ContractError
 from ml2sc.market.challenge import (
     Challenge,
@@ -35,10 +35,32 @@ ONE = 10**18
 RULE_MODELS = ("HonestRule", "Reverter", "GasBurner", "OutOfRange", "Silent", "StorageCheater")
 
 
-def compile_test_models() -> dict[str, CompiledContract]:
-    result = compile_solidity({"TestModels.sol": (HERE / "TestModels.sol").read_text()})
+def compile_test_file(name: str) -> dict[str, CompiledContract]:
+    """A test-only Solidity file beside this one, compiled without warnings."""
+    result = compile_solidity({name: (HERE / name).read_text()})
     assert not result.warnings, result.warnings[0]
     return result.contracts
+
+
+def compile_test_models() -> dict[str, CompiledContract]:
+    return compile_test_file("TestModels.sol")
+
+
+def mutant_sources(names: tuple[str, ...], file: str, tag: str, old: str | None, new: str) -> dict[str, str]:
+    """The runtime_sol sources ``names`` with the line of ``file`` tagged ``// guard: tag`` deleted
+    (``old`` None) or with ``old`` on it replaced by ``new``; the tag must be on exactly one line."""
+    sources = {f"ml2sc/{n}": (runtime_sol_dir() / n).read_text() for n in names}
+    lines = sources[f"ml2sc/{file}"].splitlines(keepends=True)
+    hits = [i for i, line in enumerate(lines) if f"// guard: {tag}" in line]
+    assert len(hits) == 1, f"guard '{tag}' tagged on {len(hits)} lines of {file}"
+    i = hits[0]
+    if old is None:
+        lines[i] = "\n"
+    else:
+        assert old in lines[i], f"'{old}' not on the '{tag}' line: {lines[i]}"
+        lines[i] = lines[i].replace(old, new)
+    sources[f"ml2sc/{file}"] = "".join(lines)
+    return sources
 
 
 @dataclass

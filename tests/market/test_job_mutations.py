@@ -16,6 +16,7 @@ from ml2sc.compiler.solc import compile_solidity, runtime_sol_dir
 from ml2sc.market import job as job_module
 from ml2sc.market.job import JOB_SOURCES
 from tests.market import job_scenarios as js
+from tests.market import scenarios
 from tests.market.scenarios import Env
 
 
@@ -48,18 +49,7 @@ MUTANTS: list[tuple[str, str | None, str, Callable[[Env], None]]] = [
 
 
 def mutant_sources(tag: str, old: str | None, new: str) -> dict[str, str]:
-    sources = {f"ml2sc/{n}": (runtime_sol_dir() / n).read_text() for n in JOB_SOURCES}
-    lines = sources["ml2sc/InferenceJob.sol"].splitlines(keepends=True)
-    hits = [i for i, line in enumerate(lines) if f"// guard: {tag}" in line]
-    assert len(hits) == 1, f"guard '{tag}' tagged on {len(hits)} lines of InferenceJob.sol"
-    i = hits[0]
-    if old is None:
-        lines[i] = "\n"
-    else:
-        assert old in lines[i], f"'{old}' not on the '{tag}' line: {lines[i]}"
-        lines[i] = lines[i].replace(old, new)
-    sources["ml2sc/InferenceJob.sol"] = "".join(lines)
-    return sources
+    return scenarios.mutant_sources(JOB_SOURCES, "InferenceJob.sol", tag, old, new)
 
 
 def _ids() -> list[str]:

@@ -42,18 +42,7 @@ MUTANTS: list[tuple[str, str, str | None, str, Callable[[s.Env], None]]] = [
 
 
 def mutant_sources(file: str, tag: str, old: str | None, new: str) -> dict[str, str]:
-    sources = {f"ml2sc/{n}": (runtime_sol_dir() / n).read_text() for n in MARKET_SOURCES}
-    lines = sources[f"ml2sc/{file}"].splitlines(keepends=True)
-    hits = [i for i, line in enumerate(lines) if f"// guard: {tag}" in line]
-    assert len(hits) == 1, f"guard '{tag}' tagged on {len(hits)} lines of {file}"
-    i = hits[0]
-    if old is None:
-        lines[i] = "\n"
-    else:
-        assert old in lines[i], f"'{old}' not on the '{tag}' line: {lines[i]}"
-        lines[i] = lines[i].replace(old, new)
-    sources[f"ml2sc/{file}"] = "".join(lines)
-    return sources
+    return s.mutant_sources(MARKET_SOURCES, file, tag, old, new)
 
 
 @pytest.mark.parametrize("file,tag,old,new", [m[:4] for m in MUTANTS])
