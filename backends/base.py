@@ -81,6 +81,17 @@ class Backend:
             raise NotImplementedError(f"backend '{self.name}' declares no emitter")
         return self.emitter(module).program()
 
+    def spread(self, module: Module) -> Module | None:
+        """``module`` with the decision to spread the model over more contracts written on it, or
+        None when it already is (the default: a backend that never splits).
+
+        A backend whose size estimate puts a model near EIP-170 emits it in one contract and
+        says so (``Program.metadata["code_size"] = "near-limit"``); when solc's code of it is over
+        the limit after all, the compiler emits ``spread(module)`` instead
+        (``compiler.driver.emit_program``). An estimate cannot tell a model 300 bytes under the
+        limit from one 300 bytes over; solc can."""
+        return None
+
     def quantize_inputs(self, module: Module, x: np.ndarray) -> list[list[int]]:
         """Float rows -> the integers the contract takes (exactly what ``predict`` is sent).
 

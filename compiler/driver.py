@@ -192,6 +192,22 @@ class DeployedModel:
         return decode(["bytes32"], self._call(selector("modelHash()"), "modelHash"))[0]
 
 
+def emit_program(backend: Backend, module: Module) -> tuple[Module, Program]:
+    """The backend's program for ``module``, and the module it came from.
+
+    A program its backend marks ``near-limit`` (one contract by an estimate that cannot tell
+    300 bytes under EIP-170 from 300 over) is compiled here; if solc's code is over the limit,
+    the backend's ``spread`` of the module (the split written on the IR) is emitted instead,
+    and that module is the one to hash, record and simulate."""
+    program = backend.emit(module)
+    if program.metadata.get("code_size") != "near-limit":
+        return module, program
+    if compile_solidity(program.sources)[program.contract_name].runtime_size <= CODE_SIZE_LIMIT:
+        return module, program
+    spread = backend.spread(module)
+    return (module, program) if spread is None else (spread, backend.emit(spread))
+
+
 @dataclass
 class CompiledModel:
     """Everything one compilation produced; Solidity is compiled to bytecode on first use."""
@@ -542,7 +558,8 @@ def compile(  # noqa: A001 - the public name the design promises
         module = manager.run(float_ir)
     except Ml2scError as e:  # a quantization that failed on the rows: name an outlier if they hold one
         raise (with_outlier_hint(e, calibration, source) if calibrated else e) from None
-    compiled = CompiledModel(float_ir, module, be.emit(module), be, onnx_model)
+    module, program = emit_program(be, module)
+    compiled = CompiledModel(float_ir, module, program, be, onnx_model)
     if isinstance(calibration, np.ndarray) and module.attribute("number_format") == "int8":
         from ml2sc.compiler.agreement import check_agreement
 

@@ -95,7 +95,7 @@ def _params_macs(module: Module) -> tuple[int, int]:
 def measure_large(sizes: tuple[int, ...], backend_name: str, layout: str, seed: int = 11) -> LargeResult:
     """Compile, deploy on a fresh chain, run ``SAMPLE_ROWS`` rows (EVM == simulator asserted)."""
     from ml2sc.chain import EmbeddedChain
-    from ml2sc.compiler.driver import CompiledModel, get_backend
+    from ml2sc.compiler.driver import CompiledModel, emit_program, get_backend
     from ml2sc.compiler.passes.manager import PassManager
 
     module = random_mlp(sizes, seed)
@@ -113,7 +113,8 @@ def measure_large(sizes: tuple[int, ...], backend_name: str, layout: str, seed: 
         manager.passes = [dataclasses.replace(p, calibration=calibration) if hasattr(p, "calibration") else p
                           for p in manager.passes]
         ir = manager.run(module)
-        compiled = CompiledModel(module, ir, backend.emit(ir), backend)
+        ir, program = emit_program(backend, ir)
+        compiled = CompiledModel(module, ir, program, backend)
         deployed = compiled.deploy(EmbeddedChain(), progress=False)
         rows = compiled.quantize(x)
         chain_rows = deployed.predict_raw(rows)

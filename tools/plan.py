@@ -238,7 +238,7 @@ def _compile(module_or_model: Any, be: Backend, pipeline: str | None, data: np.n
              calibration: np.ndarray | None) -> tuple[Any, np.ndarray]:
     """The CompiledModel ``ml2sc compile`` would produce (no accuracy gate: the plan is about gas)
     and the float rows to run."""
-    from ml2sc.compiler.driver import CompiledModel, load_onnx_ir
+    from ml2sc.compiler.driver import CompiledModel, emit_program, load_onnx_ir
     from ml2sc.tools.estimate import _input_rows, _run_pipeline
 
     if isinstance(module_or_model, CompiledModel):
@@ -249,7 +249,8 @@ def _compile(module_or_model: Any, be: Backend, pipeline: str | None, data: np.n
     float_ir, proto = (module_or_model, None) if isinstance(module_or_model, Module) else load_onnx_ir(module_or_model)
     x = _input_rows(data, float_ir)
     ir = _run_pipeline(float_ir, be, pipeline, x if calibration is None else calibration)
-    return CompiledModel(float_ir, ir, be.emit(ir), be, proto), x
+    ir, program = emit_program(be, ir)
+    return CompiledModel(float_ir, ir, program, be, proto), x
 
 
 def _count(compiled: Any, rows: list[list[int]], batch_rows: int, widest: GasSchedule) -> _Counted:

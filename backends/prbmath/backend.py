@@ -26,7 +26,14 @@ class PrbMathBackend(Backend):
         bits = ranges.max_input_bits(module)
         if bits == 0:
             raise Ml2scError("prbmath backend: the weights are so large that even tiny inputs could overflow int256")
-        return PrbMathEmitter(module, bits).program()
+        split = {"stages": True, "none": False}.get(module.attribute("prbmath.split", "auto") or "auto")
+        return PrbMathEmitter(module, bits, split).program()
+
+    def spread(self, module: Module) -> Module | None:
+        """The model with its largest gemms in stage contracts (``prbmath.split = "stages"``)."""
+        if module.attribute("prbmath.split") == "stages":
+            return None
+        return module.with_attribute("prbmath.split", "stages")
 
     def _check(self, module: Module) -> None:
         for op in module.ops:

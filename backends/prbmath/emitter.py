@@ -33,11 +33,13 @@ U = str(UNIT)
 TILE = 10  # inputs on the stack at once; measured: 12 overflows solc's 16 reachable slots with mixed signs and a bias, 11 fits
 COMMENT_WEIGHTS = 64  # gemms with at most this many weights get each row's float values as a comment
 # When to split: a model's one-contract runtime measured its gemms' code (as ``stages.assemble``
-# writes it) plus 1.5-3.1 KB (entry points, helpers, ~15-25 bytes per sigmoid/tanh element) on six
-# models; the estimate below takes 2 KB + 30 bytes per element of the other ops, and the model is
-# split when that exceeds the limit less 1 KB. Gemms are then moved out, largest first, until the
-# entry's estimate fits.
-OTHER_BYTES, OTHER_BYTES_PER_ELEMENT, SIZE_MARGIN = 2_000, 30, 1_024
+# writes it) plus 1.5-3.1 KB (entry points, helpers, ~15-25 bytes per sigmoid/tanh element) on
+# fifteen models; the estimate below takes 2 KB + 30 bytes per element of the other ops (within
+# ~550 bytes of solc on nine models near the limit). Over the limit by more than NEAR_BYTES the
+# model is split at once; within SIZE_MARGIN under it to NEAR_BYTES over, it is emitted in one
+# contract marked "near-limit", and the compiler splits it (Backend.spread) only if solc's code is
+# over. Splitting moves gemms out, largest first, until the entry's estimate is SIZE_MARGIN under.
+OTHER_BYTES, OTHER_BYTES_PER_ELEMENT, SIZE_MARGIN, NEAR_BYTES = 2_000, 30, 1_024, 2_048
 
 
 def _update(acc: str | None, terms: list[tuple[str, int]]) -> str:
@@ -67,8 +69,8 @@ class PrbMathEmitter(Emitter):
     backend = "prbmath"
 
     def __init__(self, module: Module, input_bits: int, split: bool | None = None) -> None:
-        """``split``: gemms in stage contracts (True), all in one contract (False), or True exactly
-        when the gemms' code exceeds ``SPLIT_GEMM_BYTES`` (None, the default)."""
+        """``split``: gemms in stage contracts (True), all in one contract (False), or decided from
+        the size estimate (None, the default: see ``NEAR_BYTES``)."""
         super().__init__(module)
         self.input_bits = input_bits
         self.layout: Layout = plan_layout(module)
@@ -90,8 +92,10 @@ class PrbMathEmitter(Emitter):
         other = OTHER_BYTES + OTHER_BYTES_PER_ELEMENT * sum(
             op.result.type.size for op in self.m.ops if not isinstance(op, ops.Gemm))
         budget = CODE_SIZE_LIMIT - SIZE_MARGIN - other
+        self.near_limit = False
         if split is None:
-            split = sum(sizes.values()) > budget
+            split = sum(sizes.values()) > CODE_SIZE_LIMIT + NEAR_BYTES - other
+            self.near_limit = not split and sum(sizes.values()) > budget
         if not split:
             return {}
         inline = dict(sizes)  # the gemms the entry keeps: drop the largest until the rest fits
@@ -104,6 +108,8 @@ class PrbMathEmitter(Emitter):
 
     def conventions(self) -> dict[str, object]:
         metadata = {"input_bits": str(self.input_bits), "abi_interface": "ml2sc/IML2SCModel.sol:IML2SCModel"}
+        if self.near_limit:
+            metadata["code_size"] = "near-limit"  # solc decides: compiler.driver.emit_program
         if not self.stage_list:
             return {"input_decimals": 18, "packed_input_bytes": PACKED_INPUT_BYTES, "metadata": metadata}
         metadata["stage_contracts"] = str(len(self.stage_list))

@@ -119,7 +119,18 @@ def test_model_just_over_the_limit_splits(fresh_chain) -> None:
         compiled.ir, ranges.max_input_bits(compiled.ir), split=False).program(), compiled.backend)
     with pytest.raises(Ml2scError, match="code size limit"):
         one.artifact  # noqa: B018 - one contract is over EIP-170
+    # near the limit by the estimate: solc found the one contract over, so the split is on the IR
+    assert compiled.ir.attribute("prbmath.split") == "stages"
+    assert compiled.backend.emit(compiled.ir).data_contracts == compiled.program.data_contracts  # a record re-emits it
     check_end_to_end(model, compiled, fresh_chain, 6, "30-64-10")
+
+
+def test_model_just_under_the_limit_stays_one_contract() -> None:
+    """30-60-10 is 24,419 bytes in one contract: the estimate (24,918) cannot tell, solc can."""
+    compiled = ml2sc.compile(mlp_onnx([30, 60, 10]), name="just_under")
+    assert compiled.program.metadata.get("code_size") == "near-limit"
+    assert compiled.program.data_contracts == () and compiled.ir.attribute("prbmath.split") is None
+    assert compiled.artifact.runtime_size <= CODE_SIZE_LIMIT
 
 
 def test_small_models_stay_one_contract() -> None:
