@@ -77,13 +77,20 @@ def cmd_compile(args: argparse.Namespace) -> int:
             "outputs": [s.__dict__ for s in compiled.program.outputs],
         }
     }
-    if compiled.program.data_contracts:  # deploy these first; the constructor takes their addresses
-        from ml2sc.compiler.driver import data_initcode
+    if compiled.program.data_contracts:  # deploy these first; then link their addresses or pass them
+        from ml2sc.backends.common.link import placeholder
+        from ml2sc.compiler.driver import data_initcode, takes_addresses
 
+        linked = not takes_addresses(compiled.artifact)
         artifact["ml2sc"]["data_contracts"] = [
             {"runtime": "0x" + code.hex(), "initcode": "0x" + data_initcode(code).hex()}
-            for code in compiled.program.data_contracts
+            | ({"link": "0x" + placeholder(k).hex()} if linked else {})
+            for k, code in enumerate(compiled.program.data_contracts)
         ]
+        artifact["ml2sc"]["data_contracts_how"] = (
+            "deploy each initcode, then replace every 7f<link> in the model's bytecode with 7f<its address, "
+            "left-padded to 32 bytes>" if linked else
+            "deploy each initcode, then the model's bytecode followed by abi.encode(address[] addresses)")
     (out / f"{name}.json").write_text(json.dumps(artifact, indent=2, default=list))
     print(f"wrote {out / name}.sol, .json (runtime {compiled.artifact.runtime_size} bytes), .mlir")
     _write_tool_files(compiled, out)

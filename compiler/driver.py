@@ -20,6 +20,7 @@ from eth_utils import keccak
 
 from ml2sc.backends.base import Backend, Program
 from ml2sc.backends.common.evm import CODE_SIZE_LIMIT
+from ml2sc.backends.common.link import link
 from ml2sc.backends.common.naming import selector
 from ml2sc.chain import Chain, Reverted, TxResult, open_chain
 from ml2sc.compiler.passes.manager import PassManager
@@ -311,9 +312,7 @@ class CompiledModel:
         chain = open_chain(chain or "embedded") if not hasattr(chain, "transact") else chain
         book = DeployJournal(Path(journal)) if journal is not None else None
         addresses, per_contract = self._deploy_data(chain, progress, book)  # type: ignore[arg-type]
-        initcode = self.artifact.bytecode
-        if self.program.data_contracts:
-            initcode += encode(["address[]"], [addresses])
+        initcode = creation_code(self.artifact, addresses)
         address, done = self._deploy_entry(chain, initcode, book, per_contract)  # type: ignore[arg-type]
         gas = GasReport(sum(g for _, g in per_contract), self.artifact.runtime_size, contracts=per_contract)
         for k, calldata in enumerate(self.backend.setup_calls(self.ir, self.program)):
@@ -426,6 +425,21 @@ class DeployJournal:
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         tmp.write_text(json.dumps(book, indent=2))
         os.replace(tmp, self.path)
+
+
+def takes_addresses(artifact: CompiledContract) -> bool:
+    """Whether the contract's constructor takes the data contracts' addresses (``address[]``);
+    else they are linked into its code."""
+    return any(item.get("type") == "constructor" and item.get("inputs") for item in artifact.abi)
+
+
+def creation_code(artifact: CompiledContract, addresses: list[str]) -> bytes:
+    """What deploys the model once its data contracts are at ``addresses``: the creation code
+    with them linked (``backends/common/link.py``), or followed by them as the constructor's
+    argument."""
+    if takes_addresses(artifact):
+        return artifact.bytecode + encode(["address[]"], [addresses])
+    return link(artifact.bytecode, addresses)
 
 
 def data_initcode(runtime: bytes) -> bytes:

@@ -73,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parties = {who: chain.party(i) for i, who in enumerate(entries, start=1)}
 
     test_set = TestSet.build(compiled["alice"].quantize(x_test), y_test.astype(int))
-    rules = Rules(n_classes=2, threshold=0.85, stake=ETH // 10, model_gas_cap=500_000, entry_bond=ETH // 100,
-                  allow_data_contracts=True)
+    rules = Rules(n_classes=2, threshold=0.85, stake=ETH // 10, model_gas_cap=500_000, entry_bond=ETH // 100)
     challenge, salt = Challenge.create(organiser, test_set, reward=ETH, rules=rules)
     print(f"challenge {challenge.address} on the {chain.name} chain: 1 ETH reward, 0.1 ETH stake, 0.01 ETH entry bond, "
           f"{test_set.n_rows} hidden rows ({test_set.row_bytes} bytes each), accuracy >= 85% to win")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
+from ml2sc.backends.common.link import unlinked
 from ml2sc.chain import ChainError, PartyChain
 from ml2sc.ir.errors import Ml2scError
 from ml2sc.market.abi import MarketContract, returned_uint
@@ -135,8 +136,9 @@ def entry_hash(model_code: bytes, data_codes: Sequence[bytes] = ()) -> bytes:
 
 
 def compiled_entry_hash(compiled: CompiledModel) -> bytes:
-    """The entry hash of a compiled model before it is deployed (what a submitter commits to)."""
-    return entry_hash(compiled.artifact.runtime_bytecode, compiled.program.data_contracts)
+    """The entry hash of a compiled model before it is deployed (what a submitter commits to):
+    its data contracts' placeholders zeroed, as the scan zeroes their linked addresses."""
+    return entry_hash(unlinked(compiled.artifact.runtime_bytecode), compiled.program.data_contracts)
 
 
 def entry_commitment(submitter: str, entry: bytes, salt: bytes) -> bytes:
@@ -201,7 +203,6 @@ class Rules:
     max_submissions: int = 16
     input_scale: int = 10**18
     entry_bond: int = 0  # wei each commitment locks; refunded on a valid entry reveal
-    allow_data_contracts: bool = False  # admit models reading data contracts (int8 weights=data)
 
 
 @dataclass
@@ -251,8 +252,7 @@ class Challenge(MarketContract):
         config = (test_set.commitment(salt), sub, entry, entry + rules.reveal_period,
                   entry + rules.reveal_period + rules.evaluation_period, test_set.n_rows, test_set.n_inputs,
                   rules.n_classes, test_set.lane_bytes, round(rules.threshold * 10_000), rules.stake,
-                  rules.input_scale, rules.model_gas_cap, rules.max_submissions, rules.entry_bond,
-                  rules.allow_data_contracts)
+                  rules.input_scale, rules.model_gas_cap, rules.max_submissions, rules.entry_bond)
         return cls._deploy(chain, "create", config, value=reward + rules.stake), salt
 
     # ----------------------------------------------------------------- entries

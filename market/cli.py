@@ -110,8 +110,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     rules = Rules(n_classes=args.classes, threshold=args.threshold, stake=wei(args.stake),
                   submission_period=args.submission_period, entry_reveal_period=args.entry_period,
                   reveal_period=args.reveal_period, evaluation_period=args.evaluation_period, model_gas_cap=args.gas_cap,
-                  max_submissions=args.max_submissions, input_scale=10**args.decimals, entry_bond=wei(args.bond),
-                  allow_data_contracts=args.allow_data_contracts)
+                  max_submissions=args.max_submissions, input_scale=10**args.decimals, entry_bond=wei(args.bond))
     chain = _chain(args)
     challenge, salt = Challenge.create(chain, test_set, wei(args.reward), rules)
     _write_json(args.secret, {"challenge": challenge.address, "salt": "0x" + salt.hex(), "lane_bytes": test_set.lane_bytes,
@@ -365,8 +364,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-submissions", type=int, default=16, help="entries (commitments) accepted (default 16)")
     p.add_argument("--bond", default="0.01",
                    help="ETH each entry locks, refunded on a valid reveal; keeps junk out of the slots (default 0.01)")
-    p.add_argument("--allow-data-contracts", action="store_true",
-                   help="admit models reading data contracts (int8 weights=data; see docs/marketplace.md)")
     p.add_argument("--secret", default="challenge.secret.json", help="where to write the test set and salt")
     p.set_defaults(func=cmd_create)
 

@@ -48,7 +48,6 @@ contract Challenge {
     error EntryRevealClosed(uint256 deadline, uint256 timestamp);
     error NotCommitted(address submitter);
     error EntryMismatch(bytes32 commitment, bytes32 computed);
-    error DataContractsNotAllowed();
     error WrongInputScale(uint256 expected, uint256 got);
     error ModelHashUnavailable(address model);
     error NotOrganiser(address caller);
@@ -101,7 +100,6 @@ contract Challenge {
         uint256 modelGasCap; // gas given to each classify call
         uint256 maxSubmissions; // entries (commitments) accepted
         uint256 entryBond; // wei each commitment locks; refunded on a valid reveal
-        bool allowDataContracts; // admit models reading data contracts (see ChallengeModels.scanEntry)
     }
 
     struct Submission {
@@ -150,7 +148,6 @@ contract Challenge {
     uint256 public immutable modelGasCap;
     uint256 public immutable maxSubmissions;
     uint256 public immutable entryBond;
-    bool public immutable allowDataContracts;
 
     // ------------------------------------------------------------------ state
     mapping(address submitter => bytes32) public commitmentOf;
@@ -208,7 +205,6 @@ contract Challenge {
         modelGasCap = c.modelGasCap;
         maxSubmissions = c.maxSubmissions;
         entryBond = c.entryBond;
-        allowDataContracts = c.allowDataContracts;
     }
 
     // ------------------------------------------------------------------ submission
@@ -238,7 +234,6 @@ contract Challenge {
         bytes32 committed = commitmentOf[msg.sender];
         if (committed == 0) revert NotCommitted(msg.sender);
         if (submissionOf[msg.sender] != 0) revert AlreadySubmitted(msg.sender);
-        if (data.length != 0 && !allowDataContracts) revert DataContractsNotAllowed();
         (bytes32 entryHash, uint256 pc, uint256 op) = ChallengeModels.scanEntry(model, data);
         if (pc != ChallengeModels.CLEAN) revert ChallengeModels.ModelNotSelfContained(model, pc, op); // guard: self-contained
         bytes32 computed = keccak256(abi.encode(msg.sender, entryHash, salt));
@@ -261,7 +256,6 @@ contract Challenge {
     /// @notice What revealEntry computes and checks of an entry, without a transaction: its
     /// entryHash (what a commitment hides), or the named error that would refuse it.
     function checkEntry(address model, address[] calldata data) external view returns (bytes32 entryHash) {
-        if (data.length != 0 && !allowDataContracts) revert DataContractsNotAllowed();
         uint256 pc;
         uint256 op;
         (entryHash, pc, op) = ChallengeModels.scanEntry(model, data);

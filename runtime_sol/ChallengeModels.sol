@@ -93,8 +93,11 @@ library ChallengeModels {
     /// redeployed with the same data at other addresses has the same hash. With data declared,
     /// EXTCODECOPY (only) is allowed; every declared contract must be pure data (its code starts
     /// with STOP: it never runs, so post-Cancun its code can never change) and must be a PUSH32
-    /// constant of the model. What this cannot check: an EXTCODECOPY whose address the model
-    /// computes at run time (docs/marketplace.md, "Data contracts").
+    /// constant of the model, and every EXTCODECOPY execution can reach must take its address
+    /// from a PUSH32 of a declared address right before it. An EXTCODECOPY is not a JUMPDEST, so
+    /// the instruction before it is the only way in: no address computed at run time (which
+    /// could name code deployed after the test set's reveal) can reach it. ml2sc links its data
+    /// contracts' addresses that way (backends/common/link.py).
     function scanEntry(address model, address[] memory data)
         internal
         view
@@ -133,7 +136,8 @@ library ChallengeModels {
     /// whose table byte is below 0x40, most of them, costs about 60 gas: read the opcode, read its
     /// table byte, test it, add its skip. The others take the slow path, which reports a forbidden
     /// instruction in live code, switches to the dead table after a halt and back at a JUMPDEST,
-    /// and (with data declared) zeroes PUSH32 immediates that are a declared address. 64 zero
+    /// and (with data declared) zeroes PUSH32 immediates that are a declared address and checks
+    /// that each live EXTCODECOPY comes right after one. 64 zero
     /// bytes after the code are STOPs, so the unrolled steps may run past its end.
     function _scan(address model, address[] memory data)
         private
@@ -160,7 +164,7 @@ library ChallengeModels {
             mstore(add(tbl, 0x1c0), ONES)
             mstore(add(tbl, 0x1e0), ONES)
             if mload(data) {
-                mstore8(add(tbl, 0x3c), 0x01) // EXTCODECOPY: allowed
+                mstore8(add(tbl, 0x3c), 0x41) // EXTCODECOPY: after a declared PUSH32 only // guard: copy-operand
                 mstore8(add(tbl, 0x7f), 0xa1) // PUSH32: slow path (skip 33), live and dead
                 mstore8(add(tbl, 0x17f), 0xa1)
             }
@@ -182,7 +186,10 @@ library ChallengeModels {
                 if iszero(lt(t, 0x40)) {
                     let o := shr(248, mload(p))
                     switch o
-                    case 0x7f { found := or(found, pin(p, data)) } // data declared: maybe an address
+                    case 0x7f { found := pin(p, data, found) } // data declared: maybe an address
+                    case 0x3c { // EXTCODECOPY (data declared): its address must be the PUSH32 just before
+                        if iszero(eq(p, shr(128, found))) { at := sub(p, add(tbl, 0x200)) op := o break }
+                    }
                     case 0x5b { cur := tbl } // JUMPDEST in dead code: live again
                     default {
                         if and(t, 0x40) { at := sub(p, add(tbl, 0x200)) op := o break }
@@ -196,7 +203,10 @@ library ChallengeModels {
                 if iszero(lt(t, 0x40)) {
                     let o := shr(248, mload(p))
                     switch o
-                    case 0x7f { found := or(found, pin(p, data)) } // data declared: maybe an address
+                    case 0x7f { found := pin(p, data, found) } // data declared: maybe an address
+                    case 0x3c { // EXTCODECOPY (data declared): its address must be the PUSH32 just before
+                        if iszero(eq(p, shr(128, found))) { at := sub(p, add(tbl, 0x200)) op := o break }
+                    }
                     case 0x5b { cur := tbl } // JUMPDEST in dead code: live again
                     default {
                         if and(t, 0x40) { at := sub(p, add(tbl, 0x200)) op := o break }
@@ -210,7 +220,10 @@ library ChallengeModels {
                 if iszero(lt(t, 0x40)) {
                     let o := shr(248, mload(p))
                     switch o
-                    case 0x7f { found := or(found, pin(p, data)) } // data declared: maybe an address
+                    case 0x7f { found := pin(p, data, found) } // data declared: maybe an address
+                    case 0x3c { // EXTCODECOPY (data declared): its address must be the PUSH32 just before
+                        if iszero(eq(p, shr(128, found))) { at := sub(p, add(tbl, 0x200)) op := o break }
+                    }
                     case 0x5b { cur := tbl } // JUMPDEST in dead code: live again
                     default {
                         if and(t, 0x40) { at := sub(p, add(tbl, 0x200)) op := o break }
@@ -224,7 +237,10 @@ library ChallengeModels {
                 if iszero(lt(t, 0x40)) {
                     let o := shr(248, mload(p))
                     switch o
-                    case 0x7f { found := or(found, pin(p, data)) } // data declared: maybe an address
+                    case 0x7f { found := pin(p, data, found) } // data declared: maybe an address
+                    case 0x3c { // EXTCODECOPY (data declared): its address must be the PUSH32 just before
+                        if iszero(eq(p, shr(128, found))) { at := sub(p, add(tbl, 0x200)) op := o break }
+                    }
                     case 0x5b { cur := tbl } // JUMPDEST in dead code: live again
                     default {
                         if and(t, 0x40) { at := sub(p, add(tbl, 0x200)) op := o break }
@@ -238,7 +254,10 @@ library ChallengeModels {
                 if iszero(lt(t, 0x40)) {
                     let o := shr(248, mload(p))
                     switch o
-                    case 0x7f { found := or(found, pin(p, data)) } // data declared: maybe an address
+                    case 0x7f { found := pin(p, data, found) } // data declared: maybe an address
+                    case 0x3c { // EXTCODECOPY (data declared): its address must be the PUSH32 just before
+                        if iszero(eq(p, shr(128, found))) { at := sub(p, add(tbl, 0x200)) op := o break }
+                    }
                     case 0x5b { cur := tbl } // JUMPDEST in dead code: live again
                     default {
                         if and(t, 0x40) { at := sub(p, add(tbl, 0x200)) op := o break }
@@ -252,7 +271,10 @@ library ChallengeModels {
                 if iszero(lt(t, 0x40)) {
                     let o := shr(248, mload(p))
                     switch o
-                    case 0x7f { found := or(found, pin(p, data)) } // data declared: maybe an address
+                    case 0x7f { found := pin(p, data, found) } // data declared: maybe an address
+                    case 0x3c { // EXTCODECOPY (data declared): its address must be the PUSH32 just before
+                        if iszero(eq(p, shr(128, found))) { at := sub(p, add(tbl, 0x200)) op := o break }
+                    }
                     case 0x5b { cur := tbl } // JUMPDEST in dead code: live again
                     default {
                         if and(t, 0x40) { at := sub(p, add(tbl, 0x200)) op := o break }
@@ -266,7 +288,10 @@ library ChallengeModels {
                 if iszero(lt(t, 0x40)) {
                     let o := shr(248, mload(p))
                     switch o
-                    case 0x7f { found := or(found, pin(p, data)) } // data declared: maybe an address
+                    case 0x7f { found := pin(p, data, found) } // data declared: maybe an address
+                    case 0x3c { // EXTCODECOPY (data declared): its address must be the PUSH32 just before
+                        if iszero(eq(p, shr(128, found))) { at := sub(p, add(tbl, 0x200)) op := o break }
+                    }
                     case 0x5b { cur := tbl } // JUMPDEST in dead code: live again
                     default {
                         if and(t, 0x40) { at := sub(p, add(tbl, 0x200)) op := o break }
@@ -280,7 +305,10 @@ library ChallengeModels {
                 if iszero(lt(t, 0x40)) {
                     let o := shr(248, mload(p))
                     switch o
-                    case 0x7f { found := or(found, pin(p, data)) } // data declared: maybe an address
+                    case 0x7f { found := pin(p, data, found) } // data declared: maybe an address
+                    case 0x3c { // EXTCODECOPY (data declared): its address must be the PUSH32 just before
+                        if iszero(eq(p, shr(128, found))) { at := sub(p, add(tbl, 0x200)) op := o break }
+                    }
                     case 0x5b { cur := tbl } // JUMPDEST in dead code: live again
                     default {
                         if and(t, 0x40) { at := sub(p, add(tbl, 0x200)) op := o break }
@@ -294,14 +322,18 @@ library ChallengeModels {
             if iszero(at) { op := shr(248, mload(add(tbl, 0x200))) }
             codeHash := keccak256(add(tbl, 0x200), sub(end, add(tbl, 0x200)))
 
-            /// PUSH32 at p_ (data declared only): zero its immediate if it is declared address k
-            /// and return bit k, else 0.
-            function pin(p_, data_) -> bit {
+            found := and(found, 0xffffffff)
+
+            /// PUSH32 at p_ (data declared only): if its immediate is declared address k, zero it
+            /// and return found_ with bit k set and, in its top 128 bits, where the PUSH32 ends
+            /// (the one place an EXTCODECOPY may be); else found_.
+            function pin(p_, data_, found_) -> f {
+                f := found_
                 let v := mload(add(p_, 1))
                 for { let k := 0 } lt(k, mload(data_)) { k := add(k, 1) } {
                     if eq(v, mload(add(data_, shl(5, add(k, 1))))) {
                         mstore(add(p_, 1), 0)
-                        bit := shl(k, 1)
+                        f := or(and(f, 0xffffffff), or(shl(k, 1), shl(128, add(p_, 33))))
                         break
                     }
                 }

@@ -264,7 +264,9 @@ def _count(compiled: Any, rows: list[list[int]], batch_rows: int, widest: GasSch
     names = program.data_contract_names
     contracts = [_Contract(names[k] if k < len(names) else f"data{k}", _kind(names[k] if k < len(names) else ""),
                            len(blob), len(blob) + 10, None) for k, blob in enumerate(program.data_contracts)]
-    args = 64 + 32 * len(contracts) if contracts else 0  # the address[] constructor argument
+    from ml2sc.compiler.driver import takes_addresses
+
+    args = 64 + 32 * len(contracts) if takes_addresses(entry) else 0  # the address[] constructor argument
     contracts.append(_Contract(program.contract_name, "entry", entry.runtime_size, len(entry.bytecode) + args, None))
     meta = program.metadata
     counted = _Counted(program.contract_name, contracts, [], None, 0, layer_weights(compiled.ir),

@@ -107,25 +107,26 @@ class DenseKernels:
         """Blob bytes [offset, offset + len) to memory dst, from whichever data contracts hold them."""
         w, n = self.w, len(self.blob.runtimes())
         w.comment(f"Bytes [offset, offset + len) of the data contracts' payloads ({CHUNK} bytes each, back to back) to dst.")
+        if n == 1 and self.linked:  # type: ignore[attr-defined]
+            with w.block("function _copyBlob(uint256 offset, uint256 len, uint256 dst) private view"):
+                w.line('assembly ("memory-safe") { extcodecopy(D0, dst, add(offset, 1), len) } // after its STOP byte')
+            return
         if getattr(self, "_copy_three", False):
             # a pass longer than one contract's bytes (fan-in above ~760) that straddles three: a loop
             with (w.block("function _copyBlob(uint256 offset, uint256 len, uint256 dst) private view"), w.block("unchecked"),
                   w.block("while (len != 0)")):
                 w.line(f"uint256 local = offset % {CHUNK};")
                 w.line(f"uint256 n = len < {CHUNK} - local ? len : {CHUNK} - local;")
-                w.line(f"address d = _data(offset / {CHUNK});")
-                w.line('assembly ("memory-safe") { extcodecopy(d, dst, add(local, 1), n) }')
+                w.line(f"_copyFrom(offset / {CHUNK}, dst, local + 1, n);")
                 w.line("offset += n; dst += n; len -= n;")
             self._data_function(n)
             return
         with w.block("function _copyBlob(uint256 offset, uint256 len, uint256 dst) private view"), w.block("unchecked"):
             w.line(f"uint256 local = offset % {CHUNK};")
             w.line(f"uint256 first = len < {CHUNK} - local ? len : {CHUNK} - local;")
-            w.line(f"address d = _data(offset / {CHUNK});")
-            w.line('assembly ("memory-safe") { extcodecopy(d, dst, add(local, 1), first) }')
+            w.line(f"_copyFrom(offset / {CHUNK}, dst, local + 1, first);")
             with w.block("if (first < len)"):
-                w.line(f"d = _data(offset / {CHUNK} + 1);")
-                w.line('assembly ("memory-safe") { extcodecopy(d, add(dst, first), 1, sub(len, first)) }')
+                w.line(f"_copyFrom(offset / {CHUNK} + 1, dst + first, 1, len - first);")
         self._data_function(n)
 
     @property
@@ -138,14 +139,24 @@ class DenseKernels:
     def _data_function(self, n: int) -> None:
         w = self.w
         if self.book:
-            w.comment("Data contract k's address: 20 bytes of the address book's code (after its STOP byte).")
-            with w.block("function _data(uint256 k) private view returns (address d)"):
+            w.comment("Data contract k's bytes [src, src + len) to dst; its address is 20 bytes of the address")
+            w.comment("book's code (after its STOP byte).")
+            with w.block("function _copyFrom(uint256 k, uint256 dst, uint256 src, uint256 len) private view"):
                 w.line("address book = BOOK;")
-                w.line('assembly ("memory-safe") { extcodecopy(book, 0, add(1, mul(20, k)), 20) d := shr(96, mload(0)) }')
+                w.line('assembly ("memory-safe") { extcodecopy(book, 0, add(1, mul(20, k)), 20) '
+                       "extcodecopy(shr(96, mload(0)), dst, src, len) }")
             return
-        with w.block(f"function _data(uint256{' k' if n > 1 else ''}) private view returns (address d)"):
-            w.line(" ".join(f"{'else ' if i else ''}if (k == {i}) d = D{i};" for i in range(n - 1))
-                   + (f" else d = D{n - 1};" if n > 1 else "d = D0;"))
+        w.comment("Data contract k's bytes [src, src + len) to dst: each EXTCODECOPY's address is the linked")
+        w.comment("PUSH32 right before it.")
+        with w.block(f"function _copyFrom(uint256{' k' if n > 1 else ''}, uint256 dst, uint256 src, uint256 len) private view"), \
+                w.block('assembly ("memory-safe")'):
+            if n == 1:
+                w.line("extcodecopy(D0, dst, src, len)")
+                return
+            w.line("switch k")
+            for i in range(n - 1):
+                w.line(f"case {i} {{ extcodecopy(D{i}, dst, src, len) }}")
+            w.line(f"default {{ extcodecopy(D{n - 1}, dst, src, len) }}")
 
     def _dense_function(self, name: str, plan: DensePlan, p: DensePass, x: int, off: int, rq: ops.Requantize,
                         width: int) -> str:

@@ -18,7 +18,7 @@ same integers.
 
 from __future__ import annotations
 
-from ml2sc.backends.common import shell
+from ml2sc.backends.common import link, shell
 from ml2sc.backends.common.dispatch import handles
 from ml2sc.backends.common.memory import Memory, layer_labels
 from ml2sc.backends.common.solidity import SolidityWriter
@@ -72,6 +72,13 @@ class Int8Emitter(Session, DenseKernels, Int8Entry):
         self.end = self.mem.top
         self._plan()  # tiles, units and steps (session.py): nothing for a model that fits one contract and one tx
         self.tables: list[tuple[str, bytes]] = []  # inline lookup tables: (constant name, 32-byte word)
+
+    @property
+    def linked(self) -> bool:
+        """Data-contract addresses linked into the code (``common/link.py``) rather than kept in
+        immutables: every model but those with tile contracts or an address book, whose
+        constructors take the addresses."""
+        return not self.tile_list and not self.book
 
     def _plan_memory(self) -> Memory:
         mem, labels = Memory(), layer_labels(self.m)
@@ -178,7 +185,13 @@ class Int8Emitter(Session, DenseKernels, Int8Entry):
             w.line("address internal immutable BOOK; // the data contracts' addresses, 20 bytes each: the code of a "
                    "contract the constructor created")
         for k in range(0 if self.book else self.n_data):
-            w.line(f"address internal immutable D{k}; // data contract {k}")
+            if self.linked:
+                w.line(f"uint256 internal constant D{k} = {link.literal(k)}; // data contract {k}: its address, linked")
+            else:
+                w.line(f"address internal immutable D{k}; // data contract {k}")
+        if self.linked and self.n_data:
+            w.comment("(The deployer replaces each PUSH32 of a D constant with the data contract's address once it is")
+            w.comment("deployed, see backends/common/link.py: each EXTCODECOPY then names its address in the code.)")
         w.blank()
 
     def _forward(self) -> None:
@@ -218,7 +231,10 @@ class Int8Emitter(Session, DenseKernels, Int8Entry):
             self.w.line(f"_copyBlob({hex_lit(offset)}, {hex_lit(length)}, {hex_lit(dst)});")
             return
         for c in self.blob.copies(offset, length, dst):
-            self.w.line(f"_copy(D{c.contract}, {hex_lit(c.src)}, {hex_lit(c.dst)}, {hex_lit(c.length)});")
+            if self.linked:
+                self.w.line(f"_copy{c.contract}({hex_lit(c.src)}, {hex_lit(c.dst)}, {hex_lit(c.length)});")
+            else:
+                self.w.line(f"_copy(D{c.contract}, {hex_lit(c.src)}, {hex_lit(c.dst)}, {hex_lit(c.length)});")
 
     @handles(ops.QGemm)
     def _qgemm(self, op: ops.QGemm, lo: int = 0, hi: int | None = None) -> None:

@@ -65,9 +65,14 @@ class Int8Entry(Emitter):
         runtimes = self.blob.runtimes() if self.blob.data else ()
         if not runtimes:
             return
-        w.comment("The data contracts, deployed first; their code hashes are checked against the compiled weights.")
-        shell.address_constructor(w, "data", [f"0x{keccak(code).hex()}" for code in runtimes],
-                                  f"{INTERFACE}.DataContracts", f"{INTERFACE}.DataContractHash", "D")
+        w.comment("The data contracts, deployed first and linked into this code (D0, D1, ...): each one's code hash")
+        w.comment("is checked against the compiled weights (an unlinked copy fails here: nothing is at a placeholder).")
+        with w.block("constructor()"):
+            w.line("bytes32 h;")
+            for k, code in enumerate(runtimes):
+                w.line(f'assembly ("memory-safe") {{ h := extcodehash(D{k}) }}')
+                w.line(f"if (h != 0x{keccak(code).hex()}) revert {INTERFACE}.DataContractHash({k});")
+        w.blank()
 
     # --------------------------------------------------------- entry points
     def _entry_points(self) -> None:
@@ -219,8 +224,14 @@ class Int8Entry(Emitter):
         w = self.w
         if not self.inline:
             w.comment("Weights and tables from a data contract into memory.")
-            with w.block("function _copy(address d, uint256 src, uint256 dst, uint256 len) private view"):
-                w.line('assembly ("memory-safe") { extcodecopy(d, dst, src, len) }')
+            if not self.linked:  # type: ignore[attr-defined]
+                with w.block("function _copy(address d, uint256 src, uint256 dst, uint256 len) private view"):
+                    w.line('assembly ("memory-safe") { extcodecopy(d, dst, src, len) }')
+                return
+            w.comment("(One per data contract: its address is the PUSH32 right before the EXTCODECOPY.)")
+            for k in range(len(self.blob.runtimes()) if self.blob.data else 0):
+                with w.block(f"function _copy{k}(uint256 src, uint256 dst, uint256 len) private view"):
+                    w.line(f'assembly ("memory-safe") {{ extcodecopy(D{k}, dst, src, len) }}')
 
     def _unpack_unrolled(self) -> None:
         """Exactly n_in stores to constant addresses: no loop, no padding, no address arithmetic."""

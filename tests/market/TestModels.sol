@@ -89,23 +89,48 @@ contract StorageCheater is RuleModel {
     function classify(int256[] calldata x) external view returns (int256) { return answers[x[0]]; }
 }
 
-/// Reads part of its answer with EXTCODECOPY from a data contract named by an immutable, like
-/// ml2sc's int8 models with weights=data: right when byte 1 of that contract's code is 1. Entered
-/// with a pure data contract it is honest; with an empty address as its "data contract" it is the
-/// cheat the data-contract checks exist for (code deployed there after the test set's reveal).
+/// Reads part of its answer with EXTCODECOPY from a data contract linked into its code, like
+/// ml2sc's int8 models with weights=data (backends/common/link.py): right when byte 1 of that
+/// contract's code is 1. Entered with a pure data contract it is honest; with an empty address as
+/// its "data contract" it is the cheat the data-contract checks exist for (code deployed there
+/// after the test set's reveal).
 contract DataRule is RuleModel {
-    address public immutable data;
-
-    constructor(address data_) { data = data_; }
+    /// link.placeholder(0): the deployer replaces it with the data contract's address.
+    uint256 internal constant D0 = 0x4cf56d5386ad06380c6862893105f3eb229d4c42d92dcd0c795634fce72544df;
 
     function modelHash() external pure override returns (bytes32) { return keccak256("data-rule"); }
 
     function classify(int256[] calldata x) external view returns (int256) {
-        address d = data;
         uint256 flag;
         assembly {
             mstore(0, 0)
-            extcodecopy(d, 31, 1, 1)
+            extcodecopy(D0, 31, 1, 1)
+            flag := mload(0)
+        }
+        return flag == 1 ? rule(x) : 1 - rule(x);
+    }
+}
+
+/// Names a pure data contract (an immutable, a PUSH32 of its code) and reads it, but passes the
+/// address to EXTCODECOPY through the stack, where it is one XOR away from an address nothing is
+/// deployed to yet: with `shift` 1 its answers come from code its owner deploys there after the
+/// test set's reveal (wrong answers until then). The scan must refuse every EXTCODECOPY whose
+/// address is not the PUSH32 right before it.
+contract ComputedDataRule is RuleModel {
+    address public immutable data;
+    uint256 public immutable shift;
+
+    constructor(address data_, uint256 shift_) { data = data_; shift = shift_; }
+
+    function modelHash() external pure override returns (bytes32) { return keccak256("computed-data-rule"); }
+
+    function classify(int256[] calldata x) external view returns (int256) {
+        address d = data;
+        uint256 s = shift;
+        uint256 flag;
+        assembly {
+            mstore(0, 0)
+            extcodecopy(xor(d, s), 31, 1, 1)
             flag := mload(0)
         }
         return flag == 1 ? rule(x) : 1 - rule(x);

@@ -17,6 +17,7 @@ import numpy as np
 from eth_abi import encode
 from eth_utils import keccak
 
+from ml2sc.backends.common.link import link
 from ml2sc.chain import PartyChain, Reverted
 from ml2sc.compiler.driver import CompiledModel, data_initcode
 from ml2sc.compiler.solc import CompiledContract, compile_solidity, runtime_sol_dir
@@ -153,8 +154,8 @@ def committed(env: Env, ch: Challenge, model: str, party: int, data: list[str] |
 
 
 def data_rule(env: Env, data: str) -> str:
-    """A DataRule model reading byte 1 of ``data`` (an address, maybe without code)."""
-    return env.chain.deploy(env.contracts["DataRule"].bytecode + encode(["address"], [data])).address or ""
+    """A DataRule model reading byte 1 of ``data`` (an address, maybe without code), linked in."""
+    return env.chain.deploy(link(env.contracts["DataRule"].bytecode, [data])).address or ""
 
 
 def pure_data(env: Env, payload: bytes = b"\x01") -> str:
@@ -281,7 +282,7 @@ def mutable_data_contract(env: Env) -> None:
     """A model whose "data contract" is an empty address would read code deployed there after the
     test set's reveal; one whose data contract has executable code could have it self-destruct in
     its creation transaction and be replaced. Both are refused at the reveal."""
-    ch, _ = env.challenge(rule_test_set(), allow_data_contracts=True)
+    ch, _ = env.challenge(rule_test_set())
     empty = "0x" + keccak(b"deployed after the reveal")[:20].hex()
     entries = []
     for party, data in ((1, empty), (2, env.models["HonestRule"])):
@@ -291,6 +292,20 @@ def mutable_data_contract(env: Env) -> None:
     ch.advance_past("submission")
     for party, model, data, entry in entries:
         expect_revert("DataContractNotPure", ch.reveal_entry, model, env.party(party), entry.salt, [data])
+    assert ch.status().submissions == []
+
+
+def computed_data_address(env: Env) -> None:
+    """A model names a pure data contract (a PUSH32 of its code) but its EXTCODECOPY reads an
+    address it computes, one XOR away (nothing deployed there yet: its owner would deploy the
+    answers there after the test set's reveal). Refused at the check and at the reveal."""
+    ch, _ = env.challenge(rule_test_set())
+    data = pure_data(env)
+    model = env.chain.deploy(env.contracts["ComputedDataRule"].bytecode + encode(["address", "uint256"], [data, 1])).address or ""
+    expect_revert("ModelNotSelfContained", ch.check_entry, model, [data])
+    entry = committed(env, ch, model, 1, [data])
+    ch.advance_past("submission")
+    expect_revert("ModelNotSelfContained", ch.reveal_entry, model, env.party(1), entry.salt, [data])
     assert ch.status().submissions == []
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from eth_utils import keccak
 
+from ml2sc.backends.common.link import placeholder
 from ml2sc.compiler.driver import CompiledModel, data_initcode
 from ml2sc.compiler.solc import compile_solidity, runtime_sol_dir
 from ml2sc.market.abi import ContractError
@@ -179,7 +180,7 @@ def test_int8_model_with_data_contracts_enters_and_is_scored(env: s.Env, int8_ru
     contract, scored on chain exactly as the simulator predicts."""
     ts = s.rule_test_set(n=20)
     alice, bob = env.party(1), env.party(2)
-    ch, salt = env.challenge(ts, allow_data_contracts=True, model_gas_cap=300_000)
+    ch, salt = env.challenge(ts, model_gas_cap=300_000)
     entry = ch.commit(compiled_entry_hash(int8_rule), alice)  # nothing deployed yet
     honest = ch.submit(env.models["HonestRule"], bob)
     ch.advance_past("submission")
@@ -204,14 +205,26 @@ def test_int8_model_with_data_contracts_enters_and_is_scored(env: s.Env, int8_ru
     assert ch.claim(alice) == s.ONE
 
 
-def test_data_contracts_need_the_organisers_consent(env: s.Env, int8_rule: CompiledModel) -> None:
-    deployed = int8_rule.deploy(env.chain)
-    ch, _ = env.challenge(s.rule_test_set())
-    s.expect_revert("DataContractsNotAllowed", ch.check_entry, deployed.address, deployed_data_contracts(deployed))
+def test_data_read_at_a_computed_address_is_refused(env: s.Env) -> None:
+    s.computed_data_address(env)
+
+
+def test_every_int8_copy_names_its_data_contract(int8_rule: CompiledModel) -> None:
+    """What the scan proves of ml2sc's own int8 code: each EXTCODECOPY right after the PUSH32 of a
+    linked data-contract placeholder."""
+    code = int8_rule.artifact.runtime_bytecode
+    pc, prev, copies = 0, -1, 0
+    while pc < len(code):
+        if code[pc] == 0x3C:
+            copies += 1
+            assert prev >= 0 and code[prev] == 0x7F and prev + 33 == pc and code[prev + 1 : pc] == placeholder(0), pc
+        prev = pc
+        pc += 1 + (code[pc] - 0x5F if 0x60 <= code[pc] <= 0x7F else 0)
+    assert copies >= 1
 
 
 def test_declared_data_contracts_must_be_pure_and_named_by_the_model(env: s.Env) -> None:
-    ch, _ = env.challenge(s.rule_test_set(), allow_data_contracts=True)
+    ch, _ = env.challenge(s.rule_test_set())
     data, other = s.pure_data(env), s.pure_data(env, b"\x02")
     model = s.data_rule(env, data)
     assert ch.check_entry(model, [data]) == s.chain_entry_hash(env, model, [data])
@@ -228,7 +241,7 @@ def test_model_reading_a_pure_data_contract_is_scored(env: s.Env) -> None:
     ts = s.rule_test_set()
     data = s.pure_data(env)
     model = s.data_rule(env, data)
-    ch, salt = env.challenge(ts, allow_data_contracts=True)
+    ch, salt = env.challenge(ts)
     entry = ch.submit(model, env.party(1), [data])
     ch.advance_past("submission")
     ch.reveal_entry(model, env.party(1), entry.salt, [data])
@@ -266,17 +279,20 @@ def test_scan_tables_match_the_opcode_sets() -> None:
         assert dead[op] == skip | 0x80 * (op == 0x5B), hex(op)
 
 
-def _reference_scan(code: bytes) -> tuple[int, int] | None:
-    """The scan's specification: the first live forbidden instruction (pc, opcode), or None."""
+def _reference_scan(code: bytes, data: bytes | None = None) -> tuple[int, int] | None:
+    """The scan's specification: the first live forbidden instruction (pc, opcode), or None.
+    With ``data`` (a declared address, 32 bytes) an EXTCODECOPY is allowed right after
+    ``PUSH32 data`` and nowhere else."""
     _, forbidden, halts = _opcode_sets()
-    live, pc = True, 0
+    live, pc, prev = True, 0, -1
     while pc < len(code):
         op = code[pc]
         live = live or op == 0x5B
-        if live and op in forbidden:
+        pinned = data is not None and prev >= 0 and code[prev] == 0x7F and code[prev + 1 : prev + 33] == data
+        if live and op in forbidden and not (op == 0x3C and pinned):
             return pc, op
         live = live and not halts >> op & 1
-        pc += 1 + (op - 0x5F if 0x60 <= op <= 0x7F else 0)
+        prev, pc = pc, pc + 1 + (op - 0x5F if 0x60 <= op <= 0x7F else 0)
     return None
 
 
@@ -309,6 +325,48 @@ def test_scan_agrees_with_its_specification_on_random_code(env: s.Env) -> None:
         expected = _reference_scan(bytes(code))
         try:
             ch.check_entry(model)
+            got = None
+        except ContractError as e:
+            assert e.error == "ModelNotSelfContained", e
+            got = (e.args_["pc"], e.args_["opcode"])
+        assert got == expected, (bytes(code).hex(), got, expected)
+        verdicts["clean" if got is None else "refused"] += 1
+    assert min(verdicts.values()) >= 5, verdicts
+
+
+def test_scan_proves_every_extcodecopy_address_on_random_code(env: s.Env) -> None:
+    """Random code around EXTCODECOPYs, with a data contract declared: right after PUSH32 of the
+    declared address (allowed), after another PUSH32, after the address and one more instruction,
+    bare, behind a halt (dead) or a JUMPDEST (live again): the contract's verdict is the
+    reference scan's, pc and opcode included."""
+    rng = np.random.default_rng(7)
+    ch, _ = env.challenge(s.rule_test_set())
+    data = s.pure_data(env)
+    word = bytes.fromhex(data[2:]).rjust(32, b"\0")
+    named = bytes([0x7F]) + word
+    verdicts = {"clean": 0, "refused": 0}
+    for _ in range(40):
+        code = bytearray(named + bytes([0x50]))  # the model names its data contract once
+        for _ in range(int(rng.integers(1, 40))):
+            kind = rng.random()
+            if kind < 0.4:
+                code += named + b"\x3c"
+            elif kind < 0.45:
+                code += bytes([0x7F]) + bytes(rng.integers(0, 256, 32, dtype=np.uint8)) + b"\x3c"
+            elif kind < 0.5:
+                code += named + bytes([int(rng.choice([0x80, 0x90, 0x5B, 0x50]))]) + b"\x3c"
+            elif kind < 0.53:
+                code += b"\x3c"
+            elif kind < 0.65:
+                code.append(int(rng.choice([0x00, 0x56, 0xF3, 0xFE])))
+            elif kind < 0.75:
+                code.append(0x5B)
+            else:
+                code.append(int(rng.choice([0x01, 0x02, 0x16, 0x50, 0x80, 0x90, 0x35, 0x52, 0x51])))
+        model = env.chain.deploy(data_initcode(bytes(code))).address or ""
+        expected = _reference_scan(bytes(code), word)
+        try:
+            ch.check_entry(model, [data])
             got = None
         except ContractError as e:
             assert e.error == "ModelNotSelfContained", e

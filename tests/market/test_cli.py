@@ -70,7 +70,7 @@ def test_whole_challenge_and_verification_over_rpc(tmp_path: Path, monkeypatch: 
         onnx_file.write_bytes(int8.onnx_model.SerializeToString())
         int8_address = int8.deploy(anvil.party(4)).address  # weights in a data contract
         run("market", "create", "--data", x, "--labels", y, "--reward", "1", "--stake", "0.1", "--threshold", "0.5",
-            "--bond", "0.01", "--allow-data-contracts", "--state", state, "--secret", secret)
+            "--bond", "0.01", "--state", state, "--secret", secret)
         entries = {k: str(tmp_path / f"entry{k}.json") for k in (1, 2, 3, 4)}
         run("market", "submit", "--address", models["Reverter"], "--state", state, "--entry", entries[1], key=1)
         run("market", "submit", "--address", models["HonestRule"], "--state", state, "--entry", entries[2], key=2)

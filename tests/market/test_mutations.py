@@ -35,6 +35,7 @@ MUTANTS: list[tuple[str, str, str | None, str, Callable[[s.Env], None]]] = [
     ("Challenge.sol", "entry-bond", None, "", s.unbonded_commit),
     ("Challenge.sol", "bond-refund", "submissionOf[account] != 0", "commitmentOf[account] != 0", s.junk_entries),
     ("ChallengeModels.sol", "data-pure", None, "", s.mutable_data_contract),
+    ("ChallengeModels.sol", "copy-operand", "0x41", "0x01", s.computed_data_address),
     ("VerifiedInference.sol", "rerun", "ok && size == 32 && int256(uint256(word)) == y[0]", "true", s.false_claim),
     ("VerifiedInference.sol", "claim-holds", None, "", s.correct_claim),
     ("VerifiedInference.sol", "window", None, "", s.correct_claim),

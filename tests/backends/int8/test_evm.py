@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from eth_abi import decode, encode
 
+from ml2sc.backends.common.link import link
 from ml2sc.backends.common.naming import selector as _selector
 from ml2sc.chain import Reverted
 from ml2sc.compiler.driver import data_initcode
@@ -102,12 +103,13 @@ def test_named_errors(chain, rows: np.ndarray) -> None:
     with pytest.raises(Reverted) as e:
         chain.transact(d.address, _selector("predict(int256[])") + encode(["int256[]"], [[1, 2, 3]]))
     assert decode(["uint256", "uint256"], e.value.data[4:]) == (6, 3)
-    # the constructor checks the data contracts: their number and their code hashes
+    # the constructor checks the data contracts linked into its code: unlinked, or linked to
+    # other code, it refuses to deploy
     wrong = chain.deploy(data_initcode(b"\x00" + bytes(40))).address
-    for addresses, error in (([], "DataContracts(uint256,uint256)"), ([wrong], "DataContractHash(uint256)")):
+    for initcode in (c.artifact.bytecode, link(c.artifact.bytecode, [wrong])):
         with pytest.raises(Reverted) as e:
-            chain.deploy(c.artifact.bytecode + encode(["address[]"], [addresses]))
-        assert e.value.data[:4] == _selector(error)
+            chain.deploy(initcode)
+        assert e.value.data == _selector("DataContractHash(uint256)") + encode(["uint256"], [0])
 
 
 def test_gas_report_lists_every_contract(chain, rows: np.ndarray) -> None:

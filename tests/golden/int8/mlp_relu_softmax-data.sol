@@ -25,13 +25,16 @@ contract MlpReluSoftmax {
     uint256 public constant outputScale = 15258789062500;
     int256 public constant outputZeroPoint = 0;
     bytes32 public constant modelHash = 0xf18bb961a40ed841483e6e28ead49914562cab1a8f2bc635f51788e0f56b67f6;
-    address internal immutable D0; // data contract 0
+    uint256 internal constant D0 = 0x4cf56d5386ad06380c6862893105f3eb229d4c42d92dcd0c795634fce72544df; // data contract 0: its address, linked
+    // (The deployer replaces each PUSH32 of a D constant with the data contract's address once it is
+    // deployed, see backends/common/link.py: each EXTCODECOPY then names its address in the code.)
 
-    // The data contracts, deployed first; their code hashes are checked against the compiled weights.
-    constructor(address[] memory data) {
-        if (data.length != 1) revert IML2SCInt8Model.DataContracts(1, data.length);
-        if (data[0].codehash != 0x23f45a26d8ae9adbffa91f4ed3993ab97d82f58ea6d3c2d69d17431329366586) revert IML2SCInt8Model.DataContractHash(0);
-        D0 = data[0];
+    // The data contracts, deployed first and linked into this code (D0, D1, ...): each one's code hash
+    // is checked against the compiled weights (an unlinked copy fails here: nothing is at a placeholder).
+    constructor() {
+        bytes32 h;
+        assembly ("memory-safe") { h := extcodehash(D0) }
+        if (h != 0x23f45a26d8ae9adbffa91f4ed3993ab97d82f58ea6d3c2d69d17431329366586) revert IML2SCInt8Model.DataContractHash(0);
     }
 
     // predict: SD59x18 inputs, quantized on chain.
@@ -91,7 +94,7 @@ contract MlpReluSoftmax {
         // L1 = gemm + requantize (X) -> tensor<3xqi8<0.014158424980500165, -128>>
         // 3 outputs in groups of 3 lanes x 85 bits; acc = init + sum_i word_i * x_i
         // outputs 0..2
-        _copy(D0, 0x1, 0xa00, 0x80);
+        _copy0(0x1, 0xa00, 0x80);
         acc = _dot0(0x000000000000000001fa0400000000000000000df200000000000000000029d6);
         assembly {
             { let y := sar(37, sub(mul(and(acc, 0x1fffffffffffffffffffff), 1387600533), 0x3b6c8cdbfba2)) if slt(y, not(0x7f)) { y := not(0x7f) } if sgt(y, 0x7f) { y := 0x7f } mstore(0x500, y) }
@@ -101,7 +104,7 @@ contract MlpReluSoftmax {
         // L2 = gemm + requantize (L1) -> tensor<2xqi16<7.526395860196815e-05, -10740>>
         // 2 outputs in groups of 2 lanes x 128 bits; acc = init + sum_i word_i * x_i
         // outputs 0..1
-        _copy(D0, 0x81, 0xa00, 0x60);
+        _copy0(0x81, 0xa00, 0x60);
         acc = _dot1(0x00000000000000000000000000006f0100000000000000000000000000007ecd);
         assembly {
             { let y := sar(30, sub(mul(and(acc, 0xffffffffffffffffffffffffffffffff), 1988080883), 0x2200b59b5c97)) if slt(y, not(0x7fff)) { y := not(0x7fff) } if sgt(y, 0x7fff) { y := 0x7fff } mstore(0x560, y) }
@@ -109,7 +112,7 @@ contract MlpReluSoftmax {
         }
         // L2_QSOFTMAX = qsoftmax (L2) -> tensor<2xqu32<1.52587890625e-05, 0>>
         // table L2_QSOFTMAX_EXP: 1024 bytes from the data contracts
-        _copy(D0, 0xe1, 0x5e0, 0x400);
+        _copy0(0xe1, 0x5e0, 0x400);
         // d = max - q; e = exp_hi[d >> 8] * exp_lo[d & 255] >> 16 (0 once exp_hi is); y = (e << 16) / sum e
         assembly {
             let m := mload(0x560)
@@ -173,8 +176,9 @@ contract MlpReluSoftmax {
     }
 
     // Weights and tables from a data contract into memory.
-    function _copy(address d, uint256 src, uint256 dst, uint256 len) private view {
-        assembly ("memory-safe") { extcodecopy(d, dst, src, len) }
+    // (One per data contract: its address is the PUSH32 right before the EXTCODECOPY.)
+    function _copy0(uint256 src, uint256 dst, uint256 len) private view {
+        assembly ("memory-safe") { extcodecopy(D0, dst, src, len) }
     }
     // One copy of the InputLength revert for every entry point.
     function _lengthError(uint256 expected, uint256 got) private pure {

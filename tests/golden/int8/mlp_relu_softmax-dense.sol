@@ -27,13 +27,16 @@ contract MlpReluSoftmax {
     uint256 public constant outputScale = 15258789062500;
     int256 public constant outputZeroPoint = 0;
     bytes32 public constant modelHash = 0x8281db22442b955d8891aa3fd88d0df4ff6db52aa70cafd63142f49076f6df67;
-    address internal immutable D0; // data contract 0
+    uint256 internal constant D0 = 0x4cf56d5386ad06380c6862893105f3eb229d4c42d92dcd0c795634fce72544df; // data contract 0: its address, linked
+    // (The deployer replaces each PUSH32 of a D constant with the data contract's address once it is
+    // deployed, see backends/common/link.py: each EXTCODECOPY then names its address in the code.)
 
-    // The data contracts, deployed first; their code hashes are checked against the compiled weights.
-    constructor(address[] memory data) {
-        if (data.length != 1) revert IML2SCInt8Model.DataContracts(1, data.length);
-        if (data[0].codehash != 0xeeac6fd03083b1a39e1c3f4d3a7b0604d9bf3a4265ebaf7acbd9516a1eb9dde3) revert IML2SCInt8Model.DataContractHash(0);
-        D0 = data[0];
+    // The data contracts, deployed first and linked into this code (D0, D1, ...): each one's code hash
+    // is checked against the compiled weights (an unlinked copy fails here: nothing is at a placeholder).
+    constructor() {
+        bytes32 h;
+        assembly ("memory-safe") { h := extcodehash(D0) }
+        if (h != 0xeeac6fd03083b1a39e1c3f4d3a7b0604d9bf3a4265ebaf7acbd9516a1eb9dde3) revert IML2SCInt8Model.DataContractHash(0);
     }
 
     // predict: SD59x18 inputs, quantized on chain.
@@ -214,19 +217,7 @@ contract MlpReluSoftmax {
 
     // Bytes [offset, offset + len) of the data contracts' payloads (24575 bytes each, back to back) to dst.
     function _copyBlob(uint256 offset, uint256 len, uint256 dst) private view {
-        unchecked {
-            uint256 local = offset % 24575;
-            uint256 first = len < 24575 - local ? len : 24575 - local;
-            address d = _data(offset / 24575);
-            assembly ("memory-safe") { extcodecopy(d, dst, add(local, 1), first) }
-            if (first < len) {
-                d = _data(offset / 24575 + 1);
-                assembly ("memory-safe") { extcodecopy(d, add(dst, first), 1, sub(len, first)) }
-            }
-        }
-    }
-    function _data(uint256) private view returns (address d) {
-        d = D0;
+        assembly ("memory-safe") { extcodecopy(D0, dst, add(offset, 1), len) } // after its STOP byte
     }
     // One copy of the InputLength revert for every entry point.
     function _lengthError(uint256 expected, uint256 got) private pure {
