@@ -26,10 +26,11 @@ from ml2sc.ir.errors import Ml2scError
 from ml2sc.ir.module import Constant, Module, Output, Value
 from ml2sc.ir.types import F32, TensorType
 
-# (sizes, backend, layouts): layouts only mean something for int8
+# (sizes, backend, layouts): layouts only mean something for int8; "inline" is the swar layout
+# with its words as immediates in tile contracts (--weights inline)
 LARGE_CASES: list[tuple[tuple[int, ...], str, tuple[str, ...]]] = [
-    ((784, 128, 10), "int8", ("swar", "dense")),
-    ((784, 512, 256, 10), "int8", ("swar", "dense")),
+    ((784, 128, 10), "int8", ("swar", "dense", "inline")),
+    ((784, 512, 256, 10), "int8", ("swar", "dense", "inline")),
     ((64, 256, 128, 10), "prbmath", ("",)),
 ]
 SAMPLE_ROWS = 3  # rows run on chain per case (each checked against the simulator)
@@ -108,7 +109,8 @@ def measure_large(sizes: tuple[int, ...], backend_name: str, layout: str, seed: 
         backend = get_backend(backend_name)
         pipeline = backend.pipeline
         if layout:
-            pipeline = pipeline.replace("place-weights", f"place-weights{{layout={layout}}}")
+            option = "weights=inline" if layout == "inline" else f"layout={layout}"
+            pipeline = pipeline.replace("place-weights", f"place-weights{{{option}}}")
         manager = PassManager.from_pipeline(pipeline)
         manager.passes = [dataclasses.replace(p, calibration=calibration) if hasattr(p, "calibration") else p
                           for p in manager.passes]
@@ -188,6 +190,13 @@ def break_even_lines(results: list[LargeResult]) -> list[str]:
             if n is not None:
                 lines.append(f"- int8 {model}: `dense` costs less in total below {n:,.0f} calls, `swar` above "
                              "(`--layout auto --calls N` picks by this).")
+        if "swar" in by and "inline" in by:
+            n = break_even(by["swar"], by["inline"])
+            if n is not None:
+                lines.append(f"- int8 {model}: `swar` with its words inline in tile contracts (`--weights inline`) "
+                             f"costs less in total than in data contracts above {n:,.0f} calls.")
+            elif by["inline"].deploy <= by["swar"].deploy and by["inline"].inference_gas <= by["swar"].inference_gas:
+                lines.append(f"- int8 {model}: `--weights inline` is cheaper to deploy and to call.")
     return lines
 
 
@@ -209,9 +218,10 @@ def plot_large(results: list[LargeResult], path: Path) -> None:
         for layout, r in by.items():
             ax.loglog(calls, r.deploy + calls * r.inference_gas, label=f"{layout}: {r.deploy / r.parameters:.0f} gas/param, "
                       f"{r.exec_gas / r.macs:.2f} gas/MAC")
-        if "dense" in by and "swar" in by and (n := break_even(by["dense"], by["swar"])) is not None:
-            ax.axvline(n, color="grey", ls="--", lw=1)
-            ax.annotate(f"break-even\n{n:,.0f} calls", (n, by["swar"].deploy), fontsize=8, ha="left")
+        for cheap, dear in (("dense", "swar"), ("swar", "inline")):
+            if cheap in by and dear in by and (n := break_even(by[cheap], by[dear])) is not None:
+                ax.axvline(n, color="grey", ls="--", lw=1)
+                ax.annotate(f"{cheap} | {dear}\n{n:,.0f} calls", (n, by[dear].deploy), fontsize=8, ha="left")
         ax.set_title(f"int8 {model}: deploy + n inferences")
         ax.set_xlabel("inferences n")
         ax.set_ylabel("total gas")

@@ -373,7 +373,7 @@ def _execution(tx: TxCount, fork: GasSchedule) -> int:
 
 
 def _kind(name: str) -> str:
-    return "stage" if name.startswith("stage") else "data"
+    return "stage" if name.startswith("stage") else "tile" if name.startswith("tile") else "data"
 
 
 def _split(total: float, weights: list[float]) -> list[float]:

@@ -63,8 +63,8 @@ class Int8Emitter(Session, DenseKernels, Int8Entry):
         self.dense = module.attribute("int8.layout", "swar") == "dense"
         if self.dense and self.inline:
             raise Ml2scError("int8 backend: the dense layout keeps its weights in data contracts, not inline")
-        self.mut = "pure" if self.inline else "view"  # reading data contracts makes the entries view
         self.split = module.attribute("int8.split") == "tiles"  # SWAR layers in tile contracts (tiles.py)
+        self.mut = "pure" if self.inline and not self.split else "view"  # data contracts, tile calls: view
         self.dots: list[str] = []
         self._fns: dict[tuple, str] = {}  # kernel functions already written (a layer split over steps)
         self._prepare_tiles()
@@ -84,9 +84,16 @@ class Int8Emitter(Session, DenseKernels, Int8Entry):
         mem, labels = Memory(), layer_labels(self.m)
         mem.alloc("RESULT", 2 + self.n_out, "RESULT", "ABI-encoded int256[] result: 0x20, length, outputs")
         x_what = "int8 input, one word per value" + (" (holding q + 128)" if self.xbias else "")
+        # inline tiles read a layer's input in place, with the word before it as their first argument
+        pads = self.split and self.inline
+        gemm_inputs = {op.input.name for op in self.m.ops if isinstance(op, ops.QGemm)}
+        if pads:
+            mem.alloc("XPAD", 1, "XPAD", "a tile call's first argument word")
         mem.alloc(self.quant.result.name, -(-self.n_in // 32) * 32, "X", x_what)
         for op in self.m.ops[1:]:
             if not isinstance(op, ops.QGemm):
+                if pads and op.result.name in gemm_inputs:
+                    mem.alloc(f"{op.result.name}.pad", 1, f"{labels[op.result.name][0]}PAD", "a tile call's first argument word")
                 mem.alloc(op.result.name, max(op.result.type.size, 1), *labels[op.result.name])
         tables = [2 * 512 if isinstance(op, ops.QSoftmax) else 256 for op in self.m.ops
                   if isinstance(op, ops.QSoftmax | ops.TableLookup)]
@@ -101,7 +108,7 @@ class Int8Emitter(Session, DenseKernels, Int8Entry):
         if self.dense:
             mem.alloc("ACC", 4, "ACC", "the accumulators of one pass, for the requantization loop (dense layout)")
             mem.alloc("PSUM", 1, "PSUM", "128 * the sum of the layer's inputs (dense layout)")
-        if self.split:
+        if self.split and not self.inline:
             mem.alloc("TILEIN", self.tile_table + fan_in, "TILEIN",
                       "a tile contract's calldata: the data contracts' addresses, then the layer's input")
         return mem
@@ -200,7 +207,7 @@ class Int8Emitter(Session, DenseKernels, Int8Entry):
             return
         self.w.comment("The forward pass: reads the int8 input at X, leaves the ABI-encoded result at RESULT.")
         with self.w.block(f"function _forward() private {self.mut}"):
-            if self.split:
+            if self.split and self.tile_table:
                 self.w.line("_dataTable();")
             if not self.inline and not self.dense and not self.split:
                 self.w.line("uint256 acc; // the SWAR accumulator of the current group")

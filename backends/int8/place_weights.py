@@ -26,6 +26,7 @@ DEFAULT_CALLS = 1_000  # layout=auto: the inferences the model is expected to se
 # layout=auto prices the two layouts with these (measured on 784-128-10, docs/backends.md):
 DEPLOY_GAS_PER_BYTE = 216  # code deposit 200 + calldata 16 per data byte
 SWAR_GAS_PER_MAC = 3.0
+INLINE_GAS_PER_MAC = 2.3  # words as immediates in tile contracts (784-128-10: 2.45; 784-512-256-10: 2.20)
 DENSE_GAS_PER_MAC = 7.8
 COLD_ACCESS_GAS = 2_600
 SPLITS = ("auto", "tiles", "none")
@@ -64,6 +65,19 @@ def layout_tradeoff(module: Module, inline: bool) -> tuple[float, float]:
     return saved, extra
 
 
+def inline_tradeoff(module: Module) -> tuple[float, float]:
+    """(deployment gas the words as immediates in tile contracts add over data contracts,
+    execution gas they save per inference): ~39 bytes of code a word instead of 32 of data,
+    INLINE_GAS_PER_MAC instead of SWAR_GAS_PER_MAC (tiles.inline_tile_code)."""
+    more = less = 0.0
+    for op in module.ops:
+        if isinstance(op, ops.QGemm):
+            n_out, n_in = module.constant(op.weight).type.shape
+            more += DEPLOY_GAS_PER_BYTE * (39 - 32) * n_in * -(-n_out // max(op.lanes, 1))
+            less += (SWAR_GAS_PER_MAC - INLINE_GAS_PER_MAC) * n_out * n_in
+    return more, less
+
+
 def swar_code_bytes(module: Module) -> int:
     """About how many bytes of runtime code the one-contract SWAR model takes (weights in data
     contracts): per layer the unrolled dot function (10 bytes an input), per group its copy and
@@ -96,11 +110,15 @@ class PlaceWeights(ModulePass):
     layout: str = "swar"  # swar (pre-spread words) | dense (one byte a weight) | auto (from calls)
     calls: int = DEFAULT_CALLS
     split: str = "auto"  # auto | tiles | none: SWAR layers in tile contracts when the model is over EIP-170
+    # (weights=inline on such a model: the words as immediates in the tiles, tiles.inline_tile_code)
     tx_gas_cap: int = TX_GAS_CAP  # the per-transaction cap; an inference above it runs in steps (session.py)
 
     def apply(self, module: Module) -> Module:
         module = self._place(module)
         layout, why = self._layout(module)
+        if layout == "swar-inline":  # auto's third choice: the words as immediates (in tiles)
+            layout = "swar"
+            module = module.with_attribute("int8.weights", "inline").with_attribute("int8.weights.why", "layout=auto: " + why)
         if layout == "dense" and module.attribute("int8.weights") == "inline":
             if self.weights == "inline":
                 raise Ml2scError("int8 backend: the dense layout needs weights=data (one byte a weight in data contracts)")
@@ -120,11 +138,13 @@ class PlaceWeights(ModulePass):
         kernels are loops: their model contract stays ~4 KB however large the model)."""
         if self.split not in SPLITS:
             raise Ml2scError(f"int8 backend: split={self.split} is not one of {', '.join(SPLITS)}")
-        if self.split == "none" or layout == "dense" or module.attribute("int8.weights") == "inline":
+        if self.split == "none" or layout == "dense":
             if self.split == "tiles":
-                raise Ml2scError("int8 backend: split=tiles needs layout=swar and weights in data contracts")
+                raise Ml2scError("int8 backend: split=tiles needs layout=swar")
             return module
-        size = swar_code_bytes(module) + (STEP_CODE_BYTES if self.tx_gas_cap != TX_GAS_CAP else 0)
+        inline = module.attribute("int8.weights") == "inline"
+        size = (2_400 + inline_code_bytes(module) if inline else swar_code_bytes(module)) + (
+            STEP_CODE_BYTES if self.tx_gas_cap != TX_GAS_CAP else 0)
         if self.split == "auto" and size <= SPLIT_BYTES:
             return module
         why = "asked for" if self.split == "tiles" else (
@@ -138,11 +158,20 @@ class PlaceWeights(ModulePass):
             return "swar", "pre-spread SWAR words, the cheapest per inference (the default)"
         if self.layout == "dense":
             return "dense", "asked for: one byte a weight, the cheapest to deploy"
-        saved, extra = layout_tradeoff(module, module.attribute("int8.weights") == "inline")
+        inline = module.attribute("int8.weights") == "inline"
+        saved, extra = layout_tradeoff(module, inline)
         calls = max(self.calls, 0)
         choice = "dense" if saved > calls * extra else "swar"
-        return choice, (f"dense saves ~{saved:,.0f} deployment gas and costs ~{extra:,.0f} more per inference: "
-                        f"{'worth it' if choice == 'dense' else 'not worth it'} over {calls:,} calls")
+        why = (f"dense saves ~{saved:,.0f} deployment gas and costs ~{extra:,.0f} more per inference: "
+               f"{'worth it' if choice == 'dense' else 'not worth it'} over {calls:,} calls")
+        if inline or self.weights != "auto":
+            return choice, why
+        # weights auto-placed in data contracts (too many for the model's own code): the words as
+        # immediates in tile contracts are the third choice, dearer to deploy, cheaper to run
+        more, less = inline_tradeoff(module)
+        best = min(("swar", 0.0), ("dense", -saved + calls * extra), ("swar-inline", more - calls * less), key=lambda c: c[1])
+        return best[0], why + (f"; inline words in tile contracts cost ~{more:,.0f} more to deploy and save ~{less:,.0f} "
+                               f"per inference: {'worth it' if best[0] == 'swar-inline' else 'not worth it'} over {calls:,} calls")
 
     def _place(self, module: Module) -> Module:
         mode = self.weights if self.weights != "auto" else module.attribute("int8.weights", "auto")

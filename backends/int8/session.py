@@ -25,7 +25,7 @@ resumes from the chain: the commitment says which step is next, the last event h
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from eth_utils import keccak
 
@@ -55,9 +55,13 @@ from ml2sc.backends.int8.steps import (
 from ml2sc.backends.int8.swar import init_word, pack_group, prove_lanes
 from ml2sc.backends.int8.tiles import (
     GroupCode,
+    InlineGroup,
+    InlineTile,
     dot_asm,
     group_asm,
+    inline_tile_code,
     lane_requant,
+    plan_inline_tiles,
     split_groups,
     tile_code,
 )
@@ -73,6 +77,13 @@ if TYPE_CHECKING:
 STEP_EVENT = "Step(uint256,uint256,bytes)"
 STEP_TOPIC = "0x" + keccak(text=STEP_EVENT).hex()
 INDEX_BITS = 16  # the commitment's low bits: the next step's index
+
+
+class InlineCall(NamedTuple):
+    """One inline tile as the model calls it, with its estimated gas."""
+
+    tile: InlineTile
+    gas: int
 
 
 class Session:
@@ -99,11 +110,14 @@ class Session:
         self.tile_list: list[Tile] = []
         self.tiles_of: dict[int, list[int]] = {}
         self._groups: dict[int, tuple[list[GroupCode], list[int]]] = {}
+        self.inline_calls: list[InlineCall] = []
         if not self.split:
             return
-        if self.dense or self.inline:
-            raise Ml2scError("int8 backend: tile contracts hold SWAR layers with weights in data contracts "
-                             "(split=tiles needs layout=swar, weights=data)")
+        if self.dense:
+            raise Ml2scError("int8 backend: tile contracts hold SWAR layers (split=tiles needs layout=swar)")
+        if self.inline:
+            self._prepare_inline_tiles()
+            return
         for i, op in enumerate(self.m.ops):
             if not isinstance(op, ops.QGemm):
                 continue
@@ -127,6 +141,39 @@ class Session:
                 gas.append(swar_group_gas(n_in, len(group), len(copies)))
             self._groups[i] = (codes, gas)
         self.tile_table = -(-len(self.blob.data) // CHUNK)  # the data contracts holding group words
+
+    def _prepare_inline_tiles(self) -> None:
+        """Inline weights over EIP-170: each layer's SWAR words as immediates in tile contracts
+        (``tiles.plan_inline_tiles``: the layer's stream of words cut into the fewest tiles; a
+        group cut between two tiles hands its accumulator from one to the next through the
+        model's memory). No data contracts: ~4 gas a word of cold code access instead of the
+        data layout's copy (3) and cold data access (~3.4), and 17 gas a word instead of 20."""
+        for i, op in enumerate(self.m.ops):
+            if not isinstance(op, ops.QGemm):
+                continue
+            rq = self.m.users(op.result)[0]
+            assert isinstance(rq, ops.Requantize)
+            rows = self.m.constant(op.weight).rows()
+            n_in = len(rows[0])
+            xb = self.xbias if op.input == self.quant.result else 0
+            plan = prove_lanes(rows, -128 + xb, 127 + xb, op.lanes, f"qgemm {op.result} ({n_in} inputs)")
+            bias = [b - xb * sum(row) for b, row in zip(self.m.constant(op.bias).values, rows, strict=True)]
+            mult, shift = self.m.constant(rq.multiplier).values, self.m.constant(rq.shift).values
+            z = qtype(rq.result.type.element).zero_point
+            groups = [InlineGroup(tuple(pack_group(rows, g, plan)), init_word(g, plan),
+                                  tuple((j, lane_requant(plan, lane, j, lane == len(g) - 1, (bias[j], mult[j], shift[j], z), rq))
+                                        for lane, j in enumerate(g)), g.start)
+                      for g in plan.groups(len(rows))]
+            self.tiles_of[i] = []
+            for tile in plan_inline_tiles(groups, n_in):
+                code = inline_tile_code(tile, groups, n_in)
+                if len(code) > CODE_SIZE_LIMIT:
+                    raise Ml2scError(f"int8 backend: tile contract of {len(code):,} bytes over {CODE_SIZE_LIMIT:,} "
+                                     "(a planning bug)")
+                self.tiles_of[i].append(len(self.tile_list))
+                self.tile_list.append(Tile(rq.result.name, op.input.name, n_in, tile.start, tile.stop, code))
+                words = sum(1 for sg in tile.segments for w in groups[sg.g].words[sg.lo:sg.hi] if w)
+                self.inline_calls.append(InlineCall(tile, COLD + 300 + 17 * words + 45 * (tile.stop - tile.start)))
 
     def _units(self, tiles: dict[int, list[range]]) -> list[Unit]:
         units: list[Unit] = []
@@ -170,6 +217,15 @@ class Session:
         self.cap = int(self.m.attribute("int8.tx_gas_cap", str(TX_GAS_CAP)))
         self.steps: list[tuple[int, int]] = []
         self.units: list[Unit] = []
+        if self.inline_calls:
+            rest = sum(op_gas(op, self.m) for op in self.m.ops[1:] if not isinstance(op, ops.QGemm | ops.Requantize))
+            self.one_shot_gas = (TX_BASE + 40 * self.n_in + 3_000 + rest + memory_gas(self.end)
+                                 + sum(c.gas for c in self.inline_calls))
+            if self.one_shot_gas > STEP_MARGIN * self.cap:
+                raise Ml2scError(f"int8: one inference with inline weights takes ~{self.one_shot_gas:,} gas (estimated), over "
+                                 f"{STEP_MARGIN:.0%} of the {self.cap:,} per-transaction cap; inline tiles do not run in "
+                                 "steps: use weights=data")
+            return
         fixed = {i: dot_asm(self.m.ops[i].input.type.size, self.tile_table).size() + 16 for i in self._groups}
         sizes = {i: [self._group_size(i, k) for k in range(len(codes))] for i, (codes, _) in self._groups.items()}
         tiles = {i: split_groups(sizes[i], self._groups[i][1], fixed[i], None) for i in self._groups}
@@ -272,22 +328,43 @@ class Session:
 
     # ------------------------------------------------------------ code
     def _tile_label(self, t: int) -> str:
+        """``tile<t>:<layer>[start:stop]``, the outputs it computes (``+acc``: and a group's
+        accumulator it hands to the next tile)."""
         tile = self.tile_list[t]
-        return f"tile{t}:{self.mem.name(tile.value)}[{tile.start}:{tile.stop}]"
+        carries = t < len(self.inline_calls) and self.inline_calls[t].tile.carries
+        return f"tile{t}:{self.mem.name(tile.value)}[{tile.start}:{tile.stop}]" + ("+acc" if carries else "")
 
     def _qgemm_tiles(self, op: ops.QGemm, lo: int, hi: int | None) -> None:
         i = self.m.ops.index(op)
         n_in = op.input.type.size
+        if self.inline_calls:
+            self._qgemm_inline_tiles(op, i)
+            return
         for t in self.tiles_of[i][lo:hi]:
             tile = self.tile_list[t]
             self.w.line(f"_tile(T{t}, {self.mem.at(op.input.name)}, {n_in}, {self.mem.at(tile.value, tile.start)}, "
                         f"{tile.n_outputs}); // outputs {tile.start}..{tile.stop - 1}, {len(tile.code):,} bytes")
 
+    def _qgemm_inline_tiles(self, op: ops.QGemm, i: int) -> None:
+        """The layer's inline tiles in order; a tile's outputs (and the accumulator it carries to
+        the next, right after them) land in the layer's output region."""
+        n_in = op.input.type.size
+        for t in self.tiles_of[i]:
+            tile = self.inline_calls[t].tile
+            first, last = tile.segments[0], tile.segments[-1]
+            what = f"outputs {tile.start}..{tile.stop - 1}" if tile.stop > tile.start else "no output"
+            if first.lo or last.hi < n_in:
+                what += f" (group {first.g} from input {first.lo}" if first.lo else " ("
+                what += (", " if first.lo else "") + f"group {last.g} to input {last.hi - 1})" if last.hi < n_in else ")"
+            value = self.tile_list[t].value
+            self.w.line(f"_tileInline(T{t}, {self.mem.at(op.input.name)}, {n_in}, {self.mem.at(value, tile.start)}, "
+                        f"{tile.returned}); // {what}, {len(self.tile_list[t].code):,} bytes")
+
     def _stepped_forward(self) -> None:
         w = self.w
         w.comment(f"The forward pass in {len(self.steps)} steps (one transaction each through begin/step, or all at once).")
         with w.block(f"function _forward() private {self.mut}"):
-            if self.split:
+            if self.split and self.tile_table:
                 w.line("_dataTable();")
             for k in range(len(self.steps)):
                 w.line(f"_step{k}();")
@@ -342,7 +419,7 @@ class Session:
         w = self.w
         for t in range(len(self.tile_list)):
             w.line(f"address internal immutable T{t}; // {self._tile_label(t)}, {len(self.tile_list[t].code):,} bytes")
-        if self.tile_list:
+        if self.tile_list and not self.inline_calls:
             w.line(f"uint256 internal constant TILE_X = {hex_lit(self.mem.address('TILEIN', self.tile_table))}; "
                    "// a tile's input words, after the addresses")
             w.blank()
@@ -443,7 +520,7 @@ class Session:
             w.line('assembly ("memory-safe") { src := state.offset }')
             if any(kind == "keep" for u0, u1 in self.steps for kind, _ in self._state_moves(u0, u1)):
                 w.line("uint256 base = src; // where the incoming state starts (values kept as they are are copied from it)")
-            if self.split:
+            if self.split and self.tile_table:
                 w.line("_dataTable();")
             for k, (u0, u1) in enumerate(self.steps):
                 head = "if (k == 0)" if k == 0 else ("else" if k == len(self.steps) - 1 else f"else if (k == {k})")
@@ -500,15 +577,28 @@ class Session:
         w = self.w
         if self.tile_list:
             w.blank()
-            w.comment("The addresses of the data contracts holding group words, at TILEIN: a tile call's first words.")
-            with w.block("function _dataTable() private view"):
-                w.line("address d;")
-                for k in range(self.tile_table):
-                    w.line(f'd = D{k}; assembly ("memory-safe") {{ mstore({self.mem.at("TILEIN", k)}, d) }}')
-            w.comment("Runs a tile contract: the `n` input words at `src` in, `count` output words to `out`.")
-            with w.block("function _tile(address t, uint256 src, uint256 n, uint256 out, uint256 count) private view"), w.block('assembly ("memory-safe")'):
-                w.line("mcopy(TILE_X, src, shl(5, n))")
-                w.line("if iszero(staticcall(gas(), t, TILEIN, add(sub(TILE_X, TILEIN), shl(5, n)), out, shl(5, count))) { revert(0, 0) }")
+            if self.tile_table:
+                w.comment("The addresses of the data contracts holding group words, at TILEIN: a tile call's first words.")
+                with w.block("function _dataTable() private view"):
+                    w.line("address d;")
+                    for k in range(self.tile_table):
+                        w.line(f'd = D{k}; assembly ("memory-safe") {{ mstore({self.mem.at("TILEIN", k)}, d) }}')
+            if self.inline_calls:
+                w.comment("Runs an inline tile: calldata is the word before the `n` inputs at `src` (a pad: set to the")
+                w.comment("accumulator the previous tile left at `out`, if any) and the inputs, read in place; `count`")
+                w.comment("words back to `out`.")
+                with w.block("function _tileInline(address t, uint256 src, uint256 n, uint256 out, uint256 count) private view"), \
+                        w.block('assembly ("memory-safe")'):
+                    w.line("let args := sub(src, 0x20)")
+                    w.line("mstore(args, mload(out))")
+                    w.line("if iszero(staticcall(gas(), t, args, add(0x20, shl(5, n)), out, shl(5, count))) { revert(0, 0) }")
+            else:
+                w.comment("Runs a tile contract: the `n` input words at `src` in, `count` output words to `out`.")
+                with w.block("function _tile(address t, uint256 src, uint256 n, uint256 out, uint256 count) private view"), \
+                        w.block('assembly ("memory-safe")'):
+                    w.line("mcopy(TILE_X, src, shl(5, n))")
+                    w.line("if iszero(staticcall(gas(), t, TILEIN, add(sub(TILE_X, TILEIN), shl(5, n)), out, shl(5, count))) "
+                           "{ revert(0, 0) }")
         if not self.steps:
             return
         w.blank()

@@ -46,6 +46,7 @@ from ml2sc.backends.common.evm import (
     MUL,
     NOT,
     POP,
+    PUSH0,
     PUSH2,
     RETURN,
     SAR,
@@ -149,7 +150,12 @@ def group_asm(g: GroupCode, k: int, table: int, out: int) -> Asm:
     for c in g.copies:
         a.push(c.length).push(c.src).push(c.dst).push(32 * c.contract).op(CALLDATALOAD, EXTCODECOPY)
     a.ref(f"ret{k}").push(g.init).ref("dot").op(JUMP).label(f"ret{k}")
-    for n, (j, r) in enumerate(g.lanes):
+    return requant_asm(a, g.lanes, k, out)
+
+
+def requant_asm(a: Asm, lanes: tuple[tuple[int, LaneRequant], ...], k: int, out: int) -> Asm:
+    """Stack [acc] -> []: each lane's output requantized, clamped and stored at ``out + 32 j``."""
+    for n, (j, r) in enumerate(lanes):
         a.op(DUP1)
         if r.shift:
             a.push(r.shift).op(SHR)
@@ -187,6 +193,123 @@ def tile_code(groups: list[GroupCode], n_in: int, table: int, n_outputs: int) ->
     a.push(32 * n_outputs).push(out).op(RETURN)
     a.items += dot_asm(n_in, table).items
     return a.assemble()
+
+
+@dataclass(frozen=True)
+class InlineGroup:
+    """One SWAR group of a layer whose words are immediates (``inline`` weights over EIP-170)."""
+
+    words: tuple[int, ...]  # one per input
+    init: int  # the initial accumulator
+    lanes: tuple[tuple[int, LaneRequant], ...]  # output index in the layer, requantization
+    start: int  # the layer's first output in the group
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Inputs ``lo .. hi - 1`` of group ``g``: a tile's share of it."""
+
+    g: int
+    lo: int
+    hi: int
+
+
+@dataclass(frozen=True)
+class InlineTile:
+    """A tile of consecutive segments of a layer's stream of words (group 0's inputs 0..n-1, then
+    group 1's, ...). Only its first segment may start inside a group (its accumulator so far
+    comes in) and only its last may end inside one (its accumulator goes out, after the outputs)."""
+
+    segments: tuple[Segment, ...]
+    start: int  # the first output it returns (of its first segment's group)
+    stop: int  # one past the last output it returns
+    carries: bool  # its last segment ends inside its group: one more word returned
+
+    @property
+    def returned(self) -> int:
+        return self.stop - self.start + self.carries
+
+
+def _word_asm(a: Asm, word: int, i: int) -> Asm:
+    """acc += word * x_i: ``PUSH32 word, PUSH 32(i + 1), CALLDATALOAD, MUL, ADD``, 17 gas."""
+    return a.push(word).push(32 * (i + 1)).op(CALLDATALOAD, MUL, ADD)
+
+
+def inline_tile_code(tile: InlineTile, groups: list[InlineGroup], n_in: int) -> bytes:
+    """The runtime code of an inline tile. Calldata: the accumulator carried in (word 0, read by
+    a first segment that starts inside its group), then the layer's ``n_in`` input words. Each
+    output is requantized as by ``group_asm`` and stored at ``32 (j - start)``, a carried
+    accumulator after them; RETURN of ``returned`` words. No EXTCODECOPY, no memory window."""
+    a = Asm()
+    for k, seg in enumerate(tile.segments):
+        g = groups[seg.g]
+        if seg.lo == 0:
+            a.push(g.init)
+        else:
+            a.op(PUSH0, CALLDATALOAD)
+        for i in range(seg.lo, seg.hi):
+            if g.words[i]:
+                _word_asm(a, g.words[i], i)
+        if seg.hi == n_in:
+            requant_asm(a, tuple((j - tile.start, r) for j, r in g.lanes), k, 0)
+        else:
+            a.push(32 * (tile.stop - tile.start)).op(MSTORE)
+    a.push(32 * tile.returned).op(PUSH0, RETURN)
+    return a.assemble()
+
+
+def plan_inline_tiles(groups: list[InlineGroup], n_in: int, limit: int = CODE_SIZE_LIMIT) -> list[InlineTile]:
+    """Cut a layer's stream of words into the fewest tiles of at most ``limit`` bytes, greedily:
+    each tile takes whole groups while they fit, then as many words of the next group as fit."""
+    def word_bytes(w: int, i: int) -> int:
+        return 0 if w == 0 else _word_asm(Asm(), w, i).size()
+
+    widest = 32 * max((j for g in groups for j, _ in g.lanes), default=0)
+
+    def requant_bytes(g: InlineGroup) -> int:  # stored at most `widest` bytes into the outputs
+        return requant_asm(Asm(), tuple((0, r) for _, r in g.lanes), 0, widest).size()
+
+    tail = 3 + 2 + 3 + 1  # PUSH2 count, PUSH0, RETURN (+ slack)
+    carry_bytes = 4  # PUSH2 slot, MSTORE
+    tiles: list[InlineTile] = []
+    segments: list[Segment] = []
+    size = tail
+
+    def flush(carries: bool) -> None:
+        nonlocal segments, size
+        start = groups[segments[0].g].start
+        done = [groups[s.g] for s in segments if s.hi == n_in]
+        stop = max((j for g in done for j, _ in g.lanes), default=start - 1) + 1
+        tiles.append(InlineTile(tuple(segments), start, max(stop, start), carries))
+        segments, size = [], tail
+
+    for gi, g in enumerate(groups):
+        costs = [word_bytes(w, i) for i, w in enumerate(g.words)]
+        lo = 0
+        while lo < n_in:
+            head = len(push_unsigned(g.init)) if lo == 0 else 2
+            rest = sum(costs[lo:]) + requant_bytes(g)
+            if size + head + rest <= limit:
+                segments.append(Segment(gi, lo, n_in))
+                size += head + rest
+                break
+            room, hi = limit - size - head - carry_bytes, lo
+            while hi < n_in - 1 and costs[hi] <= room:  # the last word goes with the requantization
+                room -= costs[hi]
+                hi += 1
+            if hi == lo:  # not one more word fits: close this tile, go on in the next
+                if not segments:
+                    raise Ml2scError(f"int8: a requantization of {requant_bytes(g):,} bytes does not fit a tile contract")
+                flush(False)
+                continue
+            segments.append(Segment(gi, lo, hi))
+            flush(True)
+            lo = hi
+        if size + 40 > limit and segments:
+            flush(False)
+    if segments:
+        flush(False)
+    return tiles
 
 
 def split_groups(sizes: list[int], gas: list[int], fixed: int, budget: int | None) -> list[range]:

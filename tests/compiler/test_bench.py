@@ -40,9 +40,10 @@ def test_large_models_section_on_a_small_model(tmp_path: Path) -> None:
     and the layout plot."""
     from ml2sc.tools import bench_large as large
 
-    results = [large.measure_large((32, 16, 4), "int8", layout) for layout in ("swar", "dense")]
-    swar, dense = results
-    assert swar.error is None and dense.error is None
+    results = [large.measure_large((32, 16, 4), "int8", layout) for layout in ("swar", "dense", "inline")]
+    swar, dense, inline = results
+    assert swar.error is None and dense.error is None and inline.error is None
+    assert inline.label == "int8 inline" and inline.exec_gas <= swar.exec_gas
     assert dense.contracts > swar.contracts  # dense always keeps its weights in a data contract
     assert dense.deploy < swar.deploy and dense.exec_gas > swar.exec_gas
     assert swar.transactions_per_row == 1 and swar.agreement == 1.0
