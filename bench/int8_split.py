@@ -1,6 +1,7 @@
 """int8 models beyond one contract and one transaction, measured end to end (issue 13).
 
     .venv/bin/python bench/int8_split.py 784-512-256-10 --layout swar --chain embedded
+    .venv/bin/python bench/int8_split.py 784-512-256-10 --weights inline --chain anvil
     .venv/bin/python bench/int8_split.py 784-2048-2048-10 --layout dense --chain anvil --rows 3
 
 A torch MLP of the given sizes (ReLU, softmax; torch's default random initialisation, seeded)
@@ -37,6 +38,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("sizes", help="layer sizes, e.g. 784-512-256-10")
     p.add_argument("--layout", default="swar", choices=["swar", "dense"])
+    p.add_argument("--weights", default="auto", choices=["auto", "data", "inline"],
+                   help="swar: words in data contracts or as immediates in tile contracts (inline)")
     p.add_argument("--chain", default="embedded", choices=["embedded", "anvil"])
     p.add_argument("--rows", type=int, default=20, help="rows run on chain (default 20)")
     p.add_argument("--agreement-rows", type=int, default=500, help="rows for the simulator-vs-onnxruntime agreement")
@@ -59,7 +62,7 @@ def main() -> None:
     x = rng.uniform(0, 1, (max(args.rows, args.agreement_rows), sizes[0])).astype(np.float32)
     t0 = time.time()
     model = torch_mlp(sizes, args.seed)
-    options = f"layout={args.layout}" + (f",tx_gas_cap={args.tx_gas_cap}" if args.tx_gas_cap else "")
+    options = f"layout={args.layout},weights={args.weights}" + (f",tx_gas_cap={args.tx_gas_cap}" if args.tx_gas_cap else "")
     pipeline = get_backend("int8").pipeline.replace("place-weights", f"place-weights{{{options}}}")
     compiled = ml2sc.compile(model, backend="int8", pipeline=pipeline, calibration=calibration)
     runtime = compiled.artifact.runtime_size
@@ -82,7 +85,7 @@ def main() -> None:
     exec_per_row = [sum(gas.inference_exec[i : i + per_row]) for i in range(0, len(gas.inference_exec), per_row)]
     meta = compiled.program.metadata
     print(json.dumps({
-        "model": args.sizes, "layout": args.layout, "chain": args.chain, "parameters": params, "macs": macs,
+        "model": args.sizes, "layout": args.layout, "weights": meta.get("weights"), "chain": args.chain, "parameters": params, "macs": macs,
         "split": meta.get("split", "none"), "tiles": int(meta.get("tiles", 0)), "steps": int(meta.get("steps", 0)),
         "contracts": len(gas.contracts), "entry_runtime_bytes": runtime,
         "deploy_gas": gas.deploy, "deploy_gas_per_parameter": round(gas.deploy / params, 1),

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/layouts.py [--sizes 784,128,10]
 
-Both layouts are compiled from the same quantized IR, deployed on a fresh embedded chain
-(Prague) and run on the same rows; every output is checked against the simulator. The
+The layouts (swar, dense, and swar with its words inline: ``--weights inline``) are compiled
+from the same quantized IR, deployed on a fresh embedded chain (Prague) and run on the same rows; every output is checked against the simulator. The
 SWAR layout is the baseline the ratios are taken against.
 """
 
@@ -24,7 +24,8 @@ from ml2sc.tools.bench_large import random_mlp
 
 def measure(module: Module, x: np.ndarray, layout: str) -> dict[str, float]:
     backend = get_backend("int8")
-    manager = PassManager.from_pipeline(backend.pipeline.replace("place-weights", f"place-weights{{layout={layout}}}"))
+    option = "weights=inline" if layout == "inline" else f"layout={layout}"  # inline: the swar words as immediates
+    manager = PassManager.from_pipeline(backend.pipeline.replace("place-weights", f"place-weights{{{option}}}"))
     manager.passes = [dataclasses.replace(p, calibration=x) if hasattr(p, "calibration") else p for p in manager.passes]
     ir = manager.run(module)
     compiled = CompiledModel(module, ir, backend.emit(ir), backend)
@@ -46,7 +47,7 @@ def main() -> None:
     sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
     module = random_mlp(sizes)
     x = np.random.default_rng(12).uniform(0, 1, (64, sizes[0])).astype(np.float32)
-    results = {layout: measure(module, x, layout) for layout in ("swar", "dense")}
+    results = {layout: measure(module, x, layout) for layout in ("swar", "dense", "inline")}
     base = results["swar"]
     print(f"int8 {'-'.join(map(str, sizes))}, embedded chain (Prague); ratios against swar")
     print(f"{'layout':8}{'contracts':>10}{'deploy gas':>14}{'gas/param':>11}{'largest tx':>13}{'exec gas':>11}{'gas/MAC':>9}"
@@ -56,6 +57,10 @@ def main() -> None:
               f"{r['exec']:>11,}{r['exec_per_mac']:>9.2f}{r['deploy'] / base['deploy']:>10.3f}{r['exec'] / base['exec']:>8.2f}")
     extra = results["dense"]["exec"] - base["exec"]
     print(f"dense pays off below {(base['deploy'] - results['dense']['deploy']) / extra:,.0f} inferences")
+    saved = base["exec"] - results["inline"]["exec"]
+    if saved > 0:
+        print(f"inline (swar words as immediates in tile contracts) pays off above "
+              f"{(results['inline']['deploy'] - base['deploy']) / saved:,.0f} inferences")
 
 
 if __name__ == "__main__":
