@@ -201,7 +201,8 @@ def break_even_lines(results: list[LargeResult]) -> list[str]:
 
 
 def plot_large(results: list[LargeResult], path: Path) -> None:
-    """Deployment + n inferences against n, per int8 model and layout (log-log), break-even marked."""
+    """Per int8 model: deployment + n inferences against n (log-log, top) and the same total over
+    the swar layout's (bottom: below 1 a layout costs less than swar), break-evens marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -211,22 +212,32 @@ def plot_large(results: list[LargeResult], path: Path) -> None:
               if any(r.model == m and r.backend == "int8" and not r.error for r in results)]
     if not models:
         return
-    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4.2), squeeze=False)
+    fig, axes = plt.subplots(2, len(models), figsize=(5.5 * len(models), 7.6), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 2]})
     calls = np.logspace(0, 5, 200)
-    for ax, model in zip(axes[0], models, strict=True):
+    for col, model in enumerate(models):
+        ax, rel = axes[0][col], axes[1][col]
         by = {r.layout: r for r in results if r.model == model and r.backend == "int8" and not r.error}
         for layout, r in by.items():
-            ax.loglog(calls, r.deploy + calls * r.inference_gas, label=f"{layout}: {r.deploy / r.parameters:.0f} gas/param, "
-                      f"{r.exec_gas / r.macs:.2f} gas/MAC")
-        for cheap, dear in (("dense", "swar"), ("swar", "inline")):
+            total = r.deploy + calls * r.inference_gas
+            ax.loglog(calls, total, label=f"{layout}: {r.deploy / r.parameters:.0f} gas/param, {r.exec_gas / r.macs:.2f} gas/MAC")
+            if "swar" in by:
+                rel.semilogx(calls, total / (by["swar"].deploy + calls * by["swar"].inference_gas), label=layout)
+        for k, (cheap, dear) in enumerate((("dense", "swar"), ("swar", "inline"))):
             if cheap in by and dear in by and (n := break_even(by[cheap], by[dear])) is not None:
-                ax.axvline(n, color="grey", ls="--", lw=1)
-                ax.annotate(f"{cheap} | {dear}\n{n:,.0f} calls", (n, by[dear].deploy), fontsize=8, ha="left")
+                for a in (ax, rel):
+                    a.axvline(n, color="grey", ls="--", lw=1)
+                ax.text(n * 1.1, 0.95 - 0.1 * k, f"{cheap} | {dear}: {n:,.0f} calls", transform=ax.get_xaxis_transform(),
+                        fontsize=8, va="top")
         ax.set_title(f"int8 {model}: deploy + n inferences")
-        ax.set_xlabel("inferences n")
         ax.set_ylabel("total gas")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower right")
+        rel.axhline(1, color="black", lw=0.6)
+        rel.set_xlabel("inferences n")
+        rel.set_ylabel("total / swar's total")
+        rel.grid(True, which="both", alpha=0.3)
+        rel.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
