@@ -10,7 +10,7 @@ import pytest
 from ml2sc.backends.common.evm import CODE_SIZE_LIMIT
 from ml2sc.backends.int8.tiles import InlineGroup, LaneRequant, inline_tile_code, plan_inline_tiles
 from ml2sc.ir.errors import Ml2scError
-from tests.backends.int8.helpers import build, quantize
+from tests.backends.int8.helpers import MODELS, build, quantize
 from tests.conftest import mlp_module
 
 
@@ -89,3 +89,19 @@ def test_layout_auto_weighs_inline_tiles_against_calls() -> None:
     few = quantize(m, x, place="layout=auto,calls=10")
     assert (few.attribute("int8.layout"), few.attribute("int8.weights")) == ("dense", "data")
     assert quantize(m, x).attribute("int8.weights") == "data"  # the default stays the data layout
+
+
+@pytest.mark.evm
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_inline_tiles_on_every_model_shape(chain, name: str) -> None:
+    """Tables (sigmoid, tanh, softmax), argmax heads, unfused activations, a signed input (no
+    q + 128 bias) and deep stacks, all forced into inline tiles: EVM == simulator."""
+    m = MODELS[name]()
+    x = np.random.default_rng(1).uniform(-1, 1, (24, m.inputs[0].type.size)).astype(np.float32)
+    c = build(m, x, place="weights=inline,split=tiles")
+    assert (c.program.metadata["weights"], c.program.metadata["split"]) == ("inline", "tiles")
+    d = c.deploy(chain, progress=False)
+    rows = c.quantize(x[:4])
+    assert d.predict_raw(rows) == c.simulate_raw(rows)
+    assert d.predict_raw(rows[:2], packed=False) == c.simulate_raw(rows[:2])
+    assert d.predict_batch_raw(rows[:3]) == c.simulate_raw(rows[:3])
