@@ -235,6 +235,7 @@ class InferenceJob(MarketContract):
     id: int = 0
     rows: list[list[int]] = field(default_factory=list)  # the job's public rows (from its creation calldata)
     lane: int = 8  # bytes per value of the packed rows
+    data: list[str] = field(default_factory=list)  # the pure data contracts the model reads, declared at creation
 
     @classmethod
     def abi(cls) -> Abi:
@@ -248,9 +249,11 @@ class InferenceJob(MarketContract):
 
     @classmethod
     def create(cls, chain: PartyChain, model: str, rows: Rows, verification: Verification, reward: int,
-               terms: Terms = Terms(), jobs: str | None = None) -> InferenceJob:
+               terms: Terms = Terms(), jobs: str | None = None, data: Sequence[str] | None = None) -> InferenceJob:
         """Create a job in the InferenceJobs contract at ``jobs`` (deployed first if None), escrowing
-        ``reward + terms.poster_stake``; ``rows`` and ``verification`` come from ``hide``."""
+        ``reward + terms.poster_stake``; ``rows`` and ``verification`` come from ``hide``. ``data``:
+        the pure data contracts the model reads (default: those its code names, as an ml2sc int8
+        model with its weights in data contracts links them)."""
         if reward <= 0:
             raise JobError("the reward must be positive")
         if not rows or len({len(r) for r in rows}) != 1 or not rows[0]:
@@ -272,7 +275,12 @@ class InferenceJob(MarketContract):
                   reveal, open_, dispute, terms.min_workers, terms.max_workers, terms.model_gas_cap, len(rows[0]), lane)
         job.rows, job.lane = _rows(rows), lane
         packed = b"".join(pack_row(x, lane) for x in job.rows)
-        job.id = returned_uint(job._send("create", config, packed, value=reward + terms.poster_stake))
+        if data is None:
+            from ml2sc.market.challenge import data_contracts_of
+
+            data = data_contracts_of(chain, model)
+        job.data = [to_checksum_address(a) for a in data]
+        job.id = returned_uint(job._send("create", config, job.data, packed, value=reward + terms.poster_stake))
         return job
 
     def at(self, job_id: int, rows: Rows) -> InferenceJob:

@@ -174,7 +174,11 @@ contract InferenceJobs {
     /// value needs more). A quarter of the calldata of int256 words, which EIP-7623 prices at up
     /// to 40 gas a byte. They stay in this calldata; only their Merkle root (leaves rowLeaf(i,
     /// row i's bytes)) is stored.
-    function create(Terms calldata t, bytes calldata rows) external payable returns (uint256 id) {
+    /// @param data The pure data contracts the model reads (int8 weights), as for a challenge
+    /// entry (ChallengeModels.scanEntry: each one pure, each of the model's EXTCODECOPYs proven to
+    /// read one of them); empty for a self-contained model. Neither the model's code (its hash is
+    /// pinned) nor a pure data contract can change, so a code hash scanned once stays accepted.
+    function create(Terms calldata t, address[] calldata data, bytes calldata rows) external payable returns (uint256 id) {
         uint256 rowBytes = uint256(t.nInputs) * t.laneBytes;
         if (rowBytes == 0 || (t.laneBytes != 8 && t.laneBytes != 16 && t.laneBytes != 32)) revert BadParameters();
         if (rows.length % rowBytes != 0) revert RaggedRows(rows.length / rowBytes);
@@ -187,7 +191,8 @@ contract InferenceJobs {
                 && t.revealDeadline < t.openDeadline && t.openDeadline < t.disputeDeadline)) revert BadParameters();
         if (t.model.codehash != t.modelCodeHash) revert ModelMismatch(t.modelCodeHash, t.model.codehash);
         if (!selfContained[t.modelCodeHash]) {
-            ChallengeModels.requireSelfContained(t.model);
+            (, uint256 pc, uint256 op) = ChallengeModels.scanEntry(t.model, data);
+            if (pc != ChallengeModels.CLEAN) revert ChallengeModels.ModelNotSelfContained(t.model, pc, op);
             selfContained[t.modelCodeHash] = true;
         }
         uint256 d = 0;

@@ -89,13 +89,14 @@ class Game:
         return self.job.worker(self.address(name))["status"]
 
 
-def start(env: Env, lie_at: int | None = None, seed: int = 0, **terms: int) -> Game:
+def start(env: Env, lie_at: int | None = None, seed: int = 0, model: str | None = None, **terms: int) -> Game:
     """A job of 12 rows plus 4 hidden verification rows (answers from the model, or one of them
-    flipped: ``lie_at`` is which verification row the poster lies about)."""
+    flipped: ``lie_at`` is which verification row the poster lies about); the model is
+    HonestRule unless ``model`` is given."""
     rng = np.random.default_rng(seed)
     x = rng.normal(0, 1, (N_JOB + N_CHECK, 3))
     inputs = [[int(v * ONE) for v in row] for row in x]
-    model = env.models["HonestRule"]
+    model = model or env.models["HonestRule"]
     answers = classify_rows(env.chain, model, inputs[N_JOB:])
     if lie_at is not None:
         answers[lie_at] = 1 - answers[lie_at]
@@ -253,10 +254,10 @@ def false_dispute(env: Env) -> None:
     assert g.status("alice") == "revealed"
 
 
-def one_wrong_row(env: Env) -> None:
+def one_wrong_row(env: Env, model: str | None = None) -> None:
     """Dave is right everywhere but on one job row (not a verification row): he passes his check,
     Alice disputes that row, the model run slashes him and his stake goes to her."""
-    g = start(env)
+    g = start(env, model=model)
     g.enter("alice")
     g.enter("dave", g.wrong_at(g.job_row))
     g.job.advance_past("commit")

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from eth_abi import encode
 
+from ml2sc.market.challenge import deployed_data_contracts
 from ml2sc.market.job import (
     NO_OUTPUT,
     InferenceJob,
@@ -21,6 +23,7 @@ from ml2sc.market.job import (
     verify_proof,
 )
 from tests.market import job_scenarios as js
+from tests.market import scenarios as s
 from tests.market.scenarios import ONE, Env, compile_test_models
 
 pytestmark = pytest.mark.evm
@@ -80,6 +83,28 @@ def test_model_whose_code_hash_differs_is_refused(env: Env) -> None:
     rows, v = hide([[ONE, 0, 0]], [[-ONE, 0, 0]], [0], seed=0)
     with pytest.raises(Exception, match="ModelNotSelfContained"):
         InferenceJob.create(env.chain, env.models["StorageCheater"], rows, v, ONE, Terms(model_gas_cap=100_000))
+
+
+def test_int8_model_reading_a_data_contract_serves_a_job(env: Env) -> None:
+    """An ml2sc int8 model with its weights in a data contract (linked into its code): the job
+    declares the contract its code names, proven like a challenge entry, and a disputed row is
+    settled by running the model, data contract and all, on chain."""
+    deployed = s.int8_rule_model().deploy(env.chain, progress=False)
+    data = deployed_data_contracts(deployed)
+    assert len(data) == 1
+    job = js.start(env, model=deployed.address).job
+    assert job.data == data
+    js.one_wrong_row(env, model=deployed.address)  # the dispute runs the int8 model on chain
+
+
+def test_model_reading_a_computed_address_is_refused(env: Env) -> None:
+    """Its data contract is pure and named in its code, but its EXTCODECOPY reads an address one
+    XOR away: it could read code deployed after the verification rows are opened."""
+    data = s.pure_data(env)
+    model = env.chain.deploy(env.contracts["ComputedDataRule"].bytecode + encode(["address", "uint256"], [data, 1])).address
+    rows, v = hide([[ONE, 0, 0]], [[-ONE, 0, 0]], [0], seed=0)
+    with pytest.raises(Exception, match="ModelNotSelfContained"):
+        InferenceJob.create(env.chain, model, rows, v, ONE, Terms(model_gas_cap=100_000))
 
 
 def test_wrong_reveal_is_refused(env: Env) -> None:
