@@ -25,6 +25,8 @@ resumes from the chain: the commitment says which step is next, the last event h
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 from eth_utils import keccak
@@ -52,7 +54,7 @@ from ml2sc.backends.int8.steps import (
     swar_group_gas,
     value_width,
 )
-from ml2sc.backends.int8.swar import init_word, pack_group, prove_lanes
+from ml2sc.backends.int8.swar import LanePlan, init_word, pack_group, prove_lanes
 from ml2sc.backends.int8.tiles import (
     GroupCode,
     InlineGroup,
@@ -84,6 +86,13 @@ class InlineCall(NamedTuple):
 
     tile: InlineTile
     gas: int
+
+
+def _group_requant(plan: LanePlan, bias: list[int], mult: tuple, shift: tuple, z: int, rq: ops.Requantize,
+                   group: range) -> tuple:
+    """(output, its LaneRequant) for each lane of ``group`` (the top lane needs no mask)."""
+    return tuple((j, lane_requant(plan, lane, j, lane == len(group) - 1, (bias[j], mult[j], shift[j], z), rq))
+                 for lane, j in enumerate(group))
 
 
 class Session:
@@ -118,29 +127,34 @@ class Session:
         if self.inline:
             self._prepare_inline_tiles()
             return
+        for i, _op, rows, plan, requant in self._swar_layers():
+            n_in = len(rows[0])
+            codes, gas = [], []
+            for group in plan.groups(len(rows)):
+                words = pack_group(rows, group, plan)
+                offset = self.blob.add(b"".join(v.to_bytes(32, "big") for v in words))
+                copies = tuple(self.blob.copies(offset, 32 * n_in, 0))
+                codes.append(GroupCode(copies, init_word(group, plan), requant(group)))
+                gas.append(swar_group_gas(n_in, len(group), len(copies)))
+            self._groups[i] = (codes, gas)
+        self.tile_table = -(-len(self.blob.data) // CHUNK)  # the data contracts holding group words
+
+    def _swar_layers(self) -> Iterator[tuple[int, ops.QGemm, list[list[int]], LanePlan, Callable[[range], tuple]]]:
+        """Each qgemm as tile contracts need it: its index, the op, its integer weight rows, its
+        lane plan, and a group's per-output requantization ((output, LaneRequant) per lane; when
+        X holds q + 128, the bias folds the 128 in)."""
         for i, op in enumerate(self.m.ops):
             if not isinstance(op, ops.QGemm):
                 continue
             rq = self.m.users(op.result)[0]
             assert isinstance(rq, ops.Requantize)
             rows = self.m.constant(op.weight).rows()
-            n_in = len(rows[0])
             xb = self.xbias if op.input == self.quant.result else 0
-            plan = prove_lanes(rows, -128 + xb, 127 + xb, op.lanes, f"qgemm {op.result} ({n_in} inputs)")
+            plan = prove_lanes(rows, -128 + xb, 127 + xb, op.lanes, f"qgemm {op.result} ({len(rows[0])} inputs)")
             bias = [b - xb * sum(row) for b, row in zip(self.m.constant(op.bias).values, rows, strict=True)]
             mult, shift = self.m.constant(rq.multiplier).values, self.m.constant(rq.shift).values
             z = qtype(rq.result.type.element).zero_point
-            codes, gas = [], []
-            for group in plan.groups(len(rows)):
-                words = pack_group(rows, group, plan)
-                offset = self.blob.add(b"".join(v.to_bytes(32, "big") for v in words))
-                copies = tuple(self.blob.copies(offset, 32 * n_in, 0))
-                lanes = tuple((j, lane_requant(plan, lane, j, lane == len(group) - 1, (bias[j], mult[j], shift[j], z), rq))
-                              for lane, j in enumerate(group))
-                codes.append(GroupCode(copies, init_word(group, plan), lanes))
-                gas.append(swar_group_gas(n_in, len(group), len(copies)))
-            self._groups[i] = (codes, gas)
-        self.tile_table = -(-len(self.blob.data) // CHUNK)  # the data contracts holding group words
+            yield i, op, rows, plan, partial(_group_requant, plan, bias, mult, shift, z, rq)
 
     def _prepare_inline_tiles(self) -> None:
         """Inline weights over EIP-170: each layer's SWAR words as immediates in tile contracts
@@ -148,21 +162,10 @@ class Session:
         group cut between two tiles hands its accumulator from one to the next through the
         model's memory). No data contracts: ~4 gas a word of cold code access instead of the
         data layout's copy (3) and cold data access (~3.4), and 17 gas a word instead of 20."""
-        for i, op in enumerate(self.m.ops):
-            if not isinstance(op, ops.QGemm):
-                continue
-            rq = self.m.users(op.result)[0]
-            assert isinstance(rq, ops.Requantize)
-            rows = self.m.constant(op.weight).rows()
+        for i, op, rows, plan, requant in self._swar_layers():
             n_in = len(rows[0])
-            xb = self.xbias if op.input == self.quant.result else 0
-            plan = prove_lanes(rows, -128 + xb, 127 + xb, op.lanes, f"qgemm {op.result} ({n_in} inputs)")
-            bias = [b - xb * sum(row) for b, row in zip(self.m.constant(op.bias).values, rows, strict=True)]
-            mult, shift = self.m.constant(rq.multiplier).values, self.m.constant(rq.shift).values
-            z = qtype(rq.result.type.element).zero_point
-            groups = [InlineGroup(tuple(pack_group(rows, g, plan)), init_word(g, plan),
-                                  tuple((j, lane_requant(plan, lane, j, lane == len(g) - 1, (bias[j], mult[j], shift[j], z), rq))
-                                        for lane, j in enumerate(g)), g.start)
+            rq = self.m.users(op.result)[0]
+            groups = [InlineGroup(tuple(pack_group(rows, g, plan)), init_word(g, plan), requant(g), g.start)
                       for g in plan.groups(len(rows))]
             self.tiles_of[i] = []
             for tile in plan_inline_tiles(groups, n_in):
@@ -353,9 +356,10 @@ class Session:
             tile = self.inline_calls[t].tile
             first, last = tile.segments[0], tile.segments[-1]
             what = f"outputs {tile.start}..{tile.stop - 1}" if tile.stop > tile.start else "no output"
-            if first.lo or last.hi < n_in:
-                what += f" (group {first.g} from input {first.lo}" if first.lo else " ("
-                what += (", " if first.lo else "") + f"group {last.g} to input {last.hi - 1})" if last.hi < n_in else ")"
+            cuts = ([f"group {first.g} from input {first.lo}"] if first.lo else []) + (
+                [f"group {last.g} to input {last.hi - 1}"] if last.hi < n_in else [])
+            if cuts:
+                what += f" ({', '.join(cuts)})"
             value = self.tile_list[t].value
             self.w.line(f"_tileInline(T{t}, {self.mem.at(op.input.name)}, {n_in}, {self.mem.at(value, tile.start)}, "
                         f"{tile.returned}); // {what}, {len(self.tile_list[t].code):,} bytes")
